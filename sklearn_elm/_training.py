@@ -1,0 +1,306 @@
+"""The skorch net behind :class:`~sklearn_elm.ELMClassifier` and its fast batch iterator.
+
+skorch's default path builds every mini-batch sample by sample (``Dataset.__getitem__`` and
+``default_collate``); here a batch is one index-select on whole tensors and at most one
+host-to-device copy (from pinned memory on CUDA), while skorch's fit loop, history and
+callbacks stay as they are.
+
+Batches follow skorch's ``(X, y)`` convention, so skorch callbacks (``EpochScoring``,
+``LRScheduler``, custom ``on_batch_end``) and mixins such as ``skorch.hf.AccelerateMixin`` work
+unchanged. Sample weights travel inside ``X`` as ``{"X": inputs, "sample_weight": weights}``,
+skorch's documented pattern for weights: :meth:`ELMNet.infer` hands the module only the inputs
+and :meth:`ELMNet.get_loss` applies the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNet
+from torch import nn
+from torch.utils.data import Dataset
+
+__all__ = ["TrainingDivergedError"]
+
+#: keys of the dict that carries inputs and sample weights in a weighted batch
+INPUT_KEY, WEIGHT_KEY = "X", "sample_weight"
+# optimizers with a fused kernel on CPU and CUDA (one kernel for all parameters per step)
+_FUSABLE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+
+
+class TrainingDivergedError(FloatingPointError, RuntimeError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class TensorData(Dataset):
+    """Whole-tensor dataset of inputs, integer targets and optional sample weights."""
+
+    def __init__(self, X, y, sample_weight=None):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, i):
+        # per-sample access, for callbacks or user code written for skorch's Dataset
+        return self.X[i], self.y[i]
+
+    def to(self, device):
+        def move(t):
+            return None if t is None else t.to(device)
+
+        return TensorData(move(self.X), move(self.y), move(self.sample_weight))
+
+
+class BatchIterator:
+    """Iterate over ``TensorData`` in mini-batches by slicing whole tensors.
+
+    Yields ``(X, y)``, or ``({"X": X, "sample_weight": w}, y)`` when the data has sample
+    weights. Shuffling draws one permutation per epoch from ``generator``. When the data lives
+    on the CPU and ``device`` is CUDA, each batch is gathered straight into pinned memory and
+    copied with ``non_blocking=True``: one host-to-device transfer per tensor per batch.
+    """
+
+    def __init__(self, data, batch_size, device, shuffle=False, generator=None):
+        self.data = data
+        self.batch_size = len(data) if batch_size == -1 else batch_size
+        self.device = torch.device(device)
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self):
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def _take(self, tensor, rows, pin):
+        """Rows ``rows`` (a slice or an index tensor) of ``tensor``, on ``self.device``."""
+        if tensor is None:
+            return None
+        if isinstance(rows, slice):
+            part = tensor[rows]  # a view: no copy on the host
+            if pin:
+                part = part.pin_memory()
+        elif pin:
+            # gather directly into page-locked memory: saves pin_memory()'s extra host copy
+            part = torch.empty((rows.numel(), *tensor.shape[1:]), dtype=tensor.dtype,
+                               pin_memory=True)
+            torch.index_select(tensor, 0, rows, out=part)
+        else:
+            part = tensor.index_select(0, rows)
+        if part.device != self.device:
+            part = part.to(self.device, non_blocking=pin)
+        return part
+
+    def __iter__(self):
+        data, n, size = self.data, len(self.data), self.batch_size
+        pin = (data.X.device.type == "cpu" and self.device.type == "cuda"
+               and torch.cuda.is_available())
+        order = None
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(data.X.device)
+        for start in range(0, n, size):
+            rows = slice(start, start + size) if order is None else order[start : start + size]
+            X = self._take(data.X, rows, pin)
+            y = self._take(data.y, rows, pin)
+            if data.sample_weight is None:
+                yield X, y
+            else:
+                yield {INPUT_KEY: X, WEIGHT_KEY: self._take(data.sample_weight, rows, pin)}, y
+
+
+def split_weights(X):
+    """``(inputs, sample_weight)`` of a batch's ``X``; ``sample_weight`` is None if unweighted."""
+    if isinstance(X, Mapping) and WEIGHT_KEY in X:
+        return X[INPUT_KEY], X[WEIGHT_KEY]
+    return X, None
+
+
+def random_crop_flip(X, padding, flip=True):
+    """Per-sample random crop after zero padding, and random horizontal flip, on X's device."""
+    n, _, height, width = X.shape
+    if padding:
+        padded = F.pad(X, (padding, padding, padding, padding))
+        dy = torch.randint(0, 2 * padding + 1, (n, 1), device=X.device)
+        dx = torch.randint(0, 2 * padding + 1, (n, 1), device=X.device)
+        rows = (dy + torch.arange(height, device=X.device))[:, :, None]
+        cols = (dx + torch.arange(width, device=X.device))[:, None, :]
+        batch = torch.arange(n, device=X.device)[:, None, None]
+        # advanced indexing gives (n, H, W, C): move channels back in front
+        X = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+    if flip:
+        flipped = torch.rand(n, device=X.device) < 0.5
+        X = torch.where(flipped[:, None, None, None], X.flip(-1), X)
+    return X.contiguous()
+
+
+class ELMNet(NeuralNet):
+    """skorch ``NeuralNet`` with whole-tensor batches, sample weights and a divergence guard.
+
+    Extra parameters (besides skorch's): ``logit_scale`` multiplies the module output before
+    criteria that do not scale logits themselves; ``augment_padding`` / ``augment_flip``
+    turn on per-batch image augmentation; ``precision`` in {"fp32", "bf16", "fp16"};
+    ``shuffle_seed`` seeds the batch order.
+    """
+
+    def __init__(self, *args, logit_scale=1.0, augment_padding=0, augment_flip=False,
+                 precision="fp32", shuffle_seed=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.logit_scale = logit_scale
+        self.augment_padding = augment_padding
+        self.augment_flip = augment_flip
+        self.precision = precision
+        self.shuffle_seed = shuffle_seed
+
+    # ---------------------------------------------------------------- batches
+    def get_iterator(self, dataset, training=False):
+        if not isinstance(dataset, TensorData):
+            # e.g. ``net.forward(numpy_array)`` wraps X in skorch's Dataset: skorch's DataLoader
+            return super().get_iterator(dataset, training=training)
+        if training:
+            if not hasattr(self, "shuffle_generator_"):
+                self.shuffle_generator_ = torch.Generator().manual_seed(self.shuffle_seed)
+            return BatchIterator(dataset, self.batch_size, self._data_device(), shuffle=True,
+                                 generator=self.shuffle_generator_)
+        return BatchIterator(dataset, self.batch_size, self._data_device())
+
+    def _data_device(self):
+        # under accelerate (device=None) the accelerator places the model: follow it
+        if self.device is None:
+            accelerator = getattr(self, "accelerator", None)
+            return accelerator.device if accelerator is not None else "cpu"
+        return self.device
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(torch.device(self._data_device()).type, dtype=dtype)
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """Build the optimizer as skorch does, with the fused kernel where torch has one.
+
+        Adam, AdamW and SGD get ``fused=True`` unless ``optimizer__fused``,
+        ``optimizer__foreach`` or ``optimizer__differentiable`` is given: the same update, in
+        one kernel over all parameters instead of a Python loop of small ops per parameter.
+        """
+        named_parameters = list(self.get_all_learnable_params())
+        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
+        if self._can_fuse(kwargs, [param for _, param in named_parameters]):
+            kwargs["fused"] = True
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        # the gradient scaler goes with the optimizer; made here rather than in initialize()
+        # because mixins such as skorch.hf.AccelerateMixin replace initialize()
+        use_scaler = (self.precision == "fp16"
+                      and torch.device(self._data_device()).type == "cuda")
+        self.grad_scaler_ = torch.amp.GradScaler("cuda") if use_scaler else None
+        return self
+
+    def _can_fuse(self, optimizer_kwargs, parameters):
+        if self.optimizer not in _FUSABLE_OPTIMIZERS:  # exact classes: subclasses may differ
+            return False
+        if {"fused", "foreach", "differentiable"} & set(optimizer_kwargs):
+            return False
+        if not parameters or any(
+            p.device.type not in ("cpu", "cuda") or not p.is_floating_point() for p in parameters
+        ):
+            return False
+        # fused kernels refuse sparse gradients
+        return not any(
+            getattr(m, "sparse", False)
+            for m in self.module_.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))
+        )
+
+    # ---------------------------------------------------------------- loss
+    def weighted_loss(self, y_pred, y, sample_weight=None):
+        """Mean of the per-sample losses, weighted by class and sample weights.
+
+        Generalises torch's convention: ``sum_i w_i c_{y_i} l_i / sum_i w_i c_{y_i}`` where
+        ``c`` are the criterion's class weights and ``w`` the sample weights.
+        """
+        logits = y_pred.float() if y_pred.dtype in (torch.float16, torch.bfloat16) else y_pred
+        if self.logit_scale != 1.0:
+            logits = self.logit_scale * logits
+        per_sample = self.criterion_(logits, y)
+        class_weight = getattr(self.criterion_, "weight", None)
+        denominator = None
+        if class_weight is not None:
+            denominator = class_weight.to(per_sample.dtype).gather(0, y)
+        if sample_weight is not None:
+            per_sample = per_sample * sample_weight
+            denominator = sample_weight if denominator is None else denominator * sample_weight
+        if denominator is None:
+            return per_sample.mean()
+        return per_sample.sum() / denominator.sum()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Weighted loss of a batch; sample weights come from ``X`` when it carries them.
+
+        In training, a NaN or infinite loss raises :class:`TrainingDivergedError`.
+        """
+        _, sample_weight = split_weights(X)
+        loss = self.weighted_loss(y_pred, y_true, sample_weight)
+        if training:
+            self._check_finite(loss)
+        return loss
+
+    # ---------------------------------------------------------------- steps
+    def _check_finite(self, loss):
+        if not torch.isfinite(loss):
+            # skorch appends the epoch and the batch to the history before the step runs
+            epoch = len(self.history)
+            batch = max(len(self.history[-1]["batches"]), 1) if epoch else 1
+            raise TrainingDivergedError(
+                f"Training diverged: the loss became {loss.item()} at epoch {max(epoch, 1)}, "
+                f"batch {batch}. Lower the learning rate (lr={self.lr}), lower the logit "
+                "scale s, or check the input for extreme values (scale the features)."
+            )
+
+    def infer(self, x, **fit_params):
+        """Module output for a batch's ``X``, without its sample weights.
+
+        In training mode, image augmentation (``augment_padding``, ``augment_flip``) is
+        applied here, so that it also runs under mixins that replace ``train_step_single``.
+        """
+        x, _ = split_weights(x)
+        if (self.augment_padding or self.augment_flip) and self.module_.training:
+            x = random_crop_flip(x, self.augment_padding, self.augment_flip)
+        return super().infer(x, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        X, y = batch
+        with self._autocast():
+            y_pred = self.infer(X, **fit_params)
+        loss = self.get_loss(y_pred, y, X=X, training=True)
+        if self.grad_scaler_ is not None:
+            self.grad_scaler_.scale(loss).backward()
+        else:
+            loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        if self.grad_scaler_ is None:
+            return super().train_step(batch, **fit_params)
+        # GradScaler.step does not take the closure skorch passes to optimizer.step
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        for optimizer in self._get_optimizers():
+            self.grad_scaler_.step(optimizer)
+        self.grad_scaler_.update()
+        return step
+
+    def _get_optimizers(self):
+        return [getattr(self, name + "_") for name in self._optimizers]
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        X, y = batch
+        with torch.no_grad(), self._autocast():
+            y_pred = self.infer(X, **fit_params)
+            loss = self.get_loss(y_pred, y, X=X, training=False)
+        return {"loss": loss, "y_pred": y_pred}

@@ -1,0 +1,753 @@
+"""Margin losses for imbalanced classification, each in a functional and a module form.
+
+The functional forms (``elm_loss``, ``ldam_loss``, ...) mirror ``F.cross_entropy``; the module
+forms (``ELMLoss``, ``LDAMLoss``, ...) mirror ``nn.CrossEntropyLoss`` and keep their per-class
+margins and weights in registered buffers, so ``.to(device)`` and ``state_dict`` carry them.
+
+Every module form exposes a ``weight`` buffer (``None`` or a tensor of shape ``(K,)``), which is
+what :class:`sklearn_elm.callbacks.DeferredReweighting` switches during training.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "CBLoss",
+    "ELMLoss",
+    "FocalLoss",
+    "LDAMLoss",
+    "LogitAdjustedLoss",
+    "cb_loss",
+    "class_balanced_weights",
+    "elm_loss",
+    "focal_loss",
+    "ldam_loss",
+    "label_distribution_margins",
+    "logit_adjusted_loss",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+def _as_class_counts(class_counts) -> torch.Tensor:
+    """Return ``class_counts`` as a 1-D float64 CPU tensor, refusing counts below 1."""
+    if isinstance(class_counts, torch.Tensor):
+        counts = class_counts.detach().to("cpu", torch.float64)
+    else:
+        try:
+            counts = torch.as_tensor(np.asarray(class_counts, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"class_counts must be a 1-D sequence of numbers, got {class_counts!r}"
+            ) from exc
+    if counts.ndim != 1 or counts.numel() == 0:
+        raise ValueError(
+            f"class_counts must be a non-empty 1-D sequence, got shape {tuple(counts.shape)}"
+        )
+    bad = ~torch.isfinite(counts) | (counts < 1)
+    if bad.any():
+        k = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"class_counts must all be finite and >= 1; class {k} has count {counts[k].item()!r}"
+        )
+    return counts
+
+
+def _check_real(name, value, *, low=None, low_inclusive=True, high=None, high_inclusive=True):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if low is not None and (value < low if low_inclusive else value <= low):
+        sign = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {sign} {low}, got {value!r}")
+    if high is not None and (value > high if high_inclusive else value >= high):
+        sign = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {sign} {high}, got {value!r}")
+    return float(value)
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_logits_target(logits, target, n_classes=None):
+    """Validate shapes and target range; return logits in a dtype safe for the loss."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise TypeError(
+            "logits and target must be torch tensors, got "
+            f"{type(logits).__name__} and {type(target).__name__}"
+        )
+    if logits.ndim != 2:
+        raise ValueError(
+            f"logits must be 2-D (n_samples, n_classes), got shape {tuple(logits.shape)}"
+        )
+    if target.ndim != 1 or target.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"target must be 1-D with {logits.shape[0]} entries to match logits, "
+            f"got shape {tuple(target.shape)}"
+        )
+    if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
+        raise ValueError(f"target must hold integer class indices, got dtype {target.dtype}")
+    n_logit_classes = logits.shape[1]
+    if n_classes is not None and n_classes != n_logit_classes:
+        raise ValueError(
+            f"logits have {n_logit_classes} columns but class_counts has {n_classes} classes"
+        )
+    if target.numel():
+        low, high = torch.aminmax(target)
+        if low < 0 or high >= n_logit_classes:
+            bad = int(low) if low < 0 else int(high)
+            raise ValueError(f"target values must lie in [0, {n_logit_classes}); found {bad}")
+    # autocast hands us half precision logits; exp/logsumexp at scale s need float32
+    if logits.dtype in _LOW_PRECISION:
+        logits = logits.float()
+    return logits
+
+
+def _check_weight_values(weight):
+    """Refuse negative or non-finite class weights, which give a -inf or NaN loss."""
+    bad = ~torch.isfinite(weight) | (weight < 0)
+    if bad.any():
+        k = int(bad.nonzero()[0, 0]) if weight.ndim == 1 else 0
+        value = weight.reshape(-1)[k].item()
+        raise ValueError(f"weight must be finite and >= 0; class {k} has weight {value!r}")
+
+
+def _as_weight(weight, n_classes, like):
+    """Per-class weights as a tensor on ``like``'s device and dtype (or ``None``)."""
+    if weight is None:
+        return None
+    if not isinstance(weight, torch.Tensor):
+        # via float64 numpy: torch.as_tensor would round a list of floats to float32 first
+        weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
+    if weight.device.type == "cpu":  # checking a CUDA weight would sync at every call
+        _check_weight_values(weight)
+    weight = weight.to(device=like.device, dtype=like.dtype)
+    if weight.shape != (n_classes,):
+        raise ValueError(
+            f"weight must have shape ({n_classes},), one entry per class, "
+            f"got shape {tuple(weight.shape)}"
+        )
+    return weight
+
+
+def _weighted_reduce(per_sample, target, weight, reduction):
+    """Reduce like ``F.cross_entropy``: 'mean' divides by the summed target weights."""
+    if reduction == "none":
+        return per_sample
+    if reduction == "sum":
+        return per_sample.sum()
+    if weight is None:
+        return per_sample.mean()
+    return per_sample.sum() / weight.gather(0, target).sum()
+
+
+# --------------------------------------------------------------------------------------------
+# margins and class-balanced weights
+# --------------------------------------------------------------------------------------------
+def label_distribution_margins(class_counts, max_m=0.5) -> torch.Tensor:
+    """Per-class LDAM margins ``Δ_k = C · n_k^(-1/4)`` with ``max_k Δ_k = max_m``.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Number of training samples of each class, all >= 1.
+    max_m : float, default=0.5
+        The largest margin, given to the rarest class. ``0`` gives no margins.
+
+    Returns
+    -------
+    margins : torch.Tensor of shape (n_classes,), float64
+
+    Examples
+    --------
+    >>> from sklearn_elm.losses import label_distribution_margins
+    >>> label_distribution_margins([10000, 100, 1], max_m=0.5)
+    tensor([0.0500, 0.1581, 0.5000], dtype=torch.float64)
+    """
+    counts = _as_class_counts(class_counts)
+    max_m = _check_real("max_m", max_m, low=0)
+    margins = counts.pow(-0.25)
+    return margins * (max_m / margins.max())
+
+
+def class_balanced_weights(class_counts, beta=0.9999) -> torch.Tensor:
+    """Class-balanced weights from the effective number of samples (Cui et al., 2019).
+
+    ``w_k ∝ (1 - β) / (1 - β^{n_k})``, normalised so that the weights sum to the number of
+    classes ``K``. ``β = 0`` gives uniform weights; ``β → 1`` approaches inverse frequency.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Number of training samples of each class, all >= 1.
+    beta : float in [0, 1), default=0.9999
+        Hyper-parameter of the effective number ``(1 - β^n) / (1 - β)``.
+
+    Returns
+    -------
+    weights : torch.Tensor of shape (n_classes,), float64
+
+    Examples
+    --------
+    >>> from sklearn_elm.losses import class_balanced_weights
+    >>> class_balanced_weights([100, 10], beta=0.0)
+    tensor([1., 1.], dtype=torch.float64)
+    >>> w = class_balanced_weights([1000, 10], beta=0.999)
+    >>> round(float(w.sum()), 6), bool(w[1] > w[0])
+    (2.0, True)
+    """
+    counts = _as_class_counts(class_counts)
+    beta = _check_real("beta", beta, low=0, high=1, high_inclusive=False)
+    # 1 - β^n, computed as -expm1(n·log β) to stay accurate for β close to 1
+    if beta == 0.0:
+        effective = torch.ones_like(counts)
+    else:
+        effective = -torch.expm1(counts * np.log(beta)) / (1.0 - beta)
+    weights = 1.0 / effective
+    return weights * (counts.numel() / weights.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# ELM and LDAM
+# --------------------------------------------------------------------------------------------
+# Signed integers of the same width as each float dtype, for the bit-level key below.
+_SAME_WIDTH_INT = {torch.float32: torch.int32, torch.float64: torch.int64}
+# Below this many logits the five small passes of the "key" method cost more in per-op overhead
+# than torch's slow row-wise argmax; measured crossover on CPU is around 10-20 thousand.
+_MIN_LOGITS_FOR_KEY = 2**15
+
+
+def _hardest_wrong_class(logits, target, method="auto"):
+    """Index of the largest non-target logit per row, the lowest such index on ties.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes), n_classes >= 2
+    target : torch.Tensor of shape (n_samples,)
+    method : {"auto", "argmax", "key"}, default="auto"
+        ``"argmax"`` masks the target column with -inf and calls ``argmax``. ``"key"`` gets the
+        same answer from vectorised passes only (``amax``, subtraction, bitwise or): on CPU
+        torch's row-wise ``argmax`` is a scalar loop about ten times slower than ``amax``, and it
+        alone cost about as much as the rest of the loss's forward pass. ``"auto"`` picks
+        ``"key"`` for large float32/float64 logits on CPU and ``"argmax"`` otherwise.
+
+    Returns
+    -------
+    hardest : torch.LongTensor of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import _hardest_wrong_class
+    >>> logits = torch.tensor([[3.0, 1.0, 1.0], [3.0, 1.0, 2.0]])
+    >>> _hardest_wrong_class(logits, torch.tensor([0, 2])).tolist()
+    [1, 0]
+    >>> _hardest_wrong_class(logits, torch.tensor([0, 2]), method="argmax").tolist()
+    [1, 0]
+    """
+    n_classes = logits.shape[1]
+    if method == "auto":
+        use_key = (
+            logits.device.type == "cpu"
+            and logits.dtype in _SAME_WIDTH_INT
+            and logits.numel() >= _MIN_LOGITS_FOR_KEY
+        )
+        method = "key" if use_key else "argmax"
+    with torch.no_grad():
+        masked = logits.detach().scatter(1, target.unsqueeze(1), float("-inf"))
+        if method == "argmax":
+            # torch's argmax returns the first maximal index, i.e. the lowest one on ties
+            return masked.argmax(dim=1)
+        # gap = z_ij - max_{j != y} z_ij is exactly +0.0 at the row's maxima (x - x = +0 in
+        # IEEE arithmetic) and negative elsewhere, so read as a signed integer of the same width
+        # it is 0 at the maxima and negative (sign bit set) everywhere else: -inf, and even a
+        # gap flushed to -0.0 by flush-to-zero. OR-ing in the descending ranks K..1 keeps each
+        # maximum's rank and leaves every other entry negative, so the row's largest key is the
+        # rank of its lowest maximal index.
+        gap = masked.sub_(masked.amax(dim=1, keepdim=True))
+        int_dtype = _SAME_WIDTH_INT[gap.dtype]
+        descending_rank = torch.arange(n_classes, 0, -1, dtype=int_dtype, device=gap.device)
+        key = gap.view(int_dtype).bitwise_or_(descending_rank)
+        hardest = n_classes - key.amax(dim=1).long()
+        # a row with NaN or +inf logits has a meaningless key (and a NaN loss); keep its index
+        # in range so that the margin lookup cannot fail
+        return hardest.clamp_(0, n_classes - 1)
+
+
+def _margin_loss(logits, target, margins, lam, s, weight, reduction):
+    """Shared body of ELM and LDAM; ``margins`` already validated, on any device."""
+    _check_reduction(reduction)
+    logits = _check_logits_target(logits, target, margins.shape[0])
+    s = _check_real("s", s, low=0, low_inclusive=False)
+    lam = _check_real("lam", lam)
+    margins = margins.to(device=logits.device, dtype=logits.dtype)
+    weight = _as_weight(weight, logits.shape[1], logits)
+
+    shift = margins.gather(0, target)
+    if lam != 0.0 and logits.shape[1] > 1:
+        # the hardest wrong class is chosen on detached logits: no gradient flows through it
+        hardest_wrong = _hardest_wrong_class(logits, target)
+        shift = shift - lam * margins.gather(0, hardest_wrong)
+    # s·z'_y = s·z_y - s·(Δ_y - λ·Δ_ĵ), added in place into the target column of the freshly
+    # scaled logits: no one-hot matrix and no extra (N, K) copy in forward or backward
+    scaled = logits * s
+    scaled.scatter_add_(1, target.unsqueeze(1), shift.mul_(-s).unsqueeze(1))
+    return F.cross_entropy(scaled, target, weight=weight, reduction=reduction)
+
+
+def elm_loss(
+    logits,
+    target,
+    class_counts,
+    max_m=0.5,
+    lam=1.0,
+    s=30.0,
+    weight=None,
+    reduction="mean",
+):
+    r"""Enlarged Large Margin (ELM) loss of Kato & Hotta (2023).
+
+    With per-class margins :math:`\Delta_k = C\,n_k^{-1/4}` (``C`` chosen so that
+    :math:`\max_k \Delta_k` = ``max_m``) and the hardest wrong class
+    :math:`\hat{j}_i = \arg\max_{j \ne y_i} z_{ij}`, the true logit is replaced by
+
+    .. math:: z'_{i,y} = z_{i,y} - \Delta_{y} + \lambda\,\Delta_{\hat{j}}
+
+    and the loss is the cross-entropy of :math:`s\,z'` against ``y``. Equivalently,
+
+    .. math::
+
+        \ell_i = \operatorname{softplus}\Big(\operatorname{logsumexp}_{j \ne y}(s z_{ij})
+                 - s z_{i,y} + s(\Delta_{y} - \lambda \Delta_{\hat{j}})\Big).
+
+    ``λ`` (``lam``) widens the margin a sample must win by when its strongest competitor is a
+    *frequent* class (small :math:`\Delta_{\hat{j}}`) compared with a rare one: the required
+    gap becomes :math:`\Delta_y - \lambda\Delta_{\hat{j}}`, so rare competitors, whose own
+    margins are large, are not pushed as hard. ``lam=0`` is exactly LDAM; ``max_m=0, s=1`` is
+    exactly cross-entropy.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+        Unscaled logits, usually cosine similarities from a normalised classifier head.
+        float16/bfloat16 inputs are computed in float32; float64 stays float64.
+    target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``.
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class (list, numpy array or tensor), all >= 1.
+    max_m : float, default=0.5
+        Largest margin (that of the rarest class).
+    lam : float, default=1.0
+        Weight of the hardest wrong class's margin.
+    s : float, default=30.0
+        Logit scale, > 0.
+    weight : array-like of shape (n_classes,), default=None
+        Per-class weights, as in ``F.cross_entropy``.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` is the weighted mean ``sum_i w_{y_i} l_i / sum_i w_{y_i}`` as in torch.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        Scalar, or shape (n_samples,) with ``reduction="none"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import elm_loss
+    >>> logits = torch.tensor([[0.2, 0.1, -0.2], [0.2, 0.3, 0.4]])
+    >>> target = torch.tensor([0, 2])
+    >>> loss = elm_loss(logits, target, class_counts=[100, 10, 1])
+    >>> round(loss.item(), 4)
+    1.8207
+    """
+    margins = label_distribution_margins(class_counts, max_m)
+    return _margin_loss(logits, target, margins, lam, s, weight, reduction)
+
+
+def ldam_loss(logits, target, class_counts, max_m=0.5, s=30.0, weight=None, reduction="mean"):
+    """Label-Distribution-Aware Margin loss (Cao et al., 2019); ``elm_loss`` with ``lam=0``.
+
+    Parameters
+    ----------
+    logits, target, class_counts, max_m, s, weight, reduction
+        As in :func:`elm_loss`.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import ldam_loss, elm_loss
+    >>> z, y = torch.randn(8, 4), torch.arange(8) % 4
+    >>> counts = [500, 50, 20, 5]
+    >>> torch.equal(ldam_loss(z, y, counts), elm_loss(z, y, counts, lam=0.0))
+    True
+    """
+    margins = label_distribution_margins(class_counts, max_m)
+    return _margin_loss(logits, target, margins, 0.0, s, weight, reduction)
+
+
+class _WeightedLoss(nn.Module):
+    """Base for the module forms: a ``weight`` buffer that DRW can switch."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__()
+        _check_reduction(reduction)
+        self.reduction = reduction
+        if isinstance(weight, torch.Tensor):
+            # np.asarray would fail on a CUDA tensor; buffers start on CPU, .to() moves them
+            weight = weight.detach().to("cpu", torch.float64)
+        elif weight is not None:
+            weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
+        if weight is not None:
+            _check_weight_values(weight)
+        self.register_buffer("weight", weight)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # DRW switches ``weight`` between None (absent from state_dict) and a tensor, so a
+        # checkpoint may hold a weight this module does not (yet) have, or lack one it has:
+        # adopt the checkpoint's state instead of failing on an unexpected/missing key
+        key = prefix + "weight"
+        if key in state_dict and self.weight is None:
+            self.weight = torch.empty_like(state_dict[key])
+        elif key not in state_dict and self.weight is not None:
+            self.weight = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class ELMLoss(_WeightedLoss):
+    """Module form of :func:`elm_loss`, the Enlarged Large Margin loss.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class (list, numpy array or tensor), all >= 1.
+    max_m : float, default=0.5
+        Largest margin (that of the rarest class).
+    lam : float, default=1.0
+        Weight of the hardest wrong class's margin; ``0`` gives LDAM.
+    s : float, default=30.0
+        Logit scale.
+    weight : array-like of shape (n_classes,), default=None
+        Per-class weights (switched by deferred re-weighting).
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Attributes
+    ----------
+    margins : torch.Tensor of shape (n_classes,)
+        Registered buffer holding the per-class margins Δ_k.
+    class_counts : torch.Tensor of shape (n_classes,)
+        Registered buffer holding the class counts.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import ELMLoss
+    >>> criterion = ELMLoss(class_counts=[100, 10, 1])
+    >>> logits = torch.tensor([[0.2, 0.1, -0.2], [0.2, 0.3, 0.4]], requires_grad=True)
+    >>> loss = criterion(logits, torch.tensor([0, 2]))
+    >>> loss.backward()
+    >>> round(loss.item(), 4), logits.grad.shape
+    (1.8207, torch.Size([2, 3]))
+    """
+
+    def __init__(self, class_counts, max_m=0.5, lam=1.0, s=30.0, weight=None, reduction="mean"):
+        super().__init__(weight=weight, reduction=reduction)
+        counts = _as_class_counts(class_counts)
+        self.max_m = _check_real("max_m", max_m, low=0)
+        self.lam = _check_real("lam", lam)
+        self.s = _check_real("s", s, low=0, low_inclusive=False)
+        if self.weight is not None and self.weight.shape != counts.shape:
+            raise ValueError(
+                f"weight must have shape ({counts.numel()},), got {tuple(self.weight.shape)}"
+            )
+        # float64 buffers: cast to the logits' dtype at use, so float64 inputs lose nothing
+        self.register_buffer("class_counts", counts)
+        self.register_buffer("margins", label_distribution_margins(counts, self.max_m))
+
+    def forward(self, logits, target):
+        return _margin_loss(
+            logits, target, self.margins, self.lam, self.s, self.weight, self.reduction
+        )
+
+    def extra_repr(self):
+        return (
+            f"n_classes={self.margins.numel()}, max_m={self.max_m}, lam={self.lam}, "
+            f"s={self.s}, reduction={self.reduction!r}"
+        )
+
+
+class LDAMLoss(ELMLoss):
+    """Module form of :func:`ldam_loss`: :class:`ELMLoss` with ``lam=0``.
+
+    Parameters
+    ----------
+    class_counts, max_m, s, weight, reduction
+        As in :class:`ELMLoss`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import LDAMLoss
+    >>> LDAMLoss([100, 10, 1]).margins
+    tensor([0.1581, 0.2812, 0.5000], dtype=torch.float64)
+    """
+
+    def __init__(self, class_counts, max_m=0.5, s=30.0, weight=None, reduction="mean"):
+        super().__init__(
+            class_counts, max_m=max_m, lam=0.0, s=s, weight=weight, reduction=reduction
+        )
+
+    def extra_repr(self):
+        return (
+            f"n_classes={self.margins.numel()}, max_m={self.max_m}, s={self.s}, "
+            f"reduction={self.reduction!r}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# baselines
+# --------------------------------------------------------------------------------------------
+def cb_loss(logits, target, class_counts, beta=0.9999, reduction="mean"):
+    """Cross-entropy weighted by :func:`class_balanced_weights` (Cui et al., 2019).
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    class_counts : array-like of shape (n_classes,)
+    beta : float in [0, 1), default=0.9999
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch, torch.nn.functional as F
+    >>> from sklearn_elm.losses import cb_loss
+    >>> z, y = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> torch.allclose(cb_loss(z, y, [10, 10, 10]), F.cross_entropy(z, y))
+    True
+    """
+    _check_reduction(reduction)
+    weights = class_balanced_weights(class_counts, beta)
+    logits = _check_logits_target(logits, target, weights.numel())
+    return F.cross_entropy(logits, target, weight=weights.to(logits), reduction=reduction)
+
+
+class CBLoss(_WeightedLoss):
+    """Module form of :func:`cb_loss`: class-balanced weighted cross-entropy.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+    beta : float in [0, 1), default=0.9999
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Attributes
+    ----------
+    weight : torch.Tensor of shape (n_classes,) or None
+        The class-balanced weights, a registered buffer. :class:`DeferredReweighting` may set
+        it to ``None`` (plain cross-entropy) before its start epoch.
+    class_counts : torch.Tensor of shape (n_classes,)
+        Registered buffer holding the class counts (read by ``DeferredReweighting``).
+
+    Examples
+    --------
+    >>> from sklearn_elm.losses import CBLoss
+    >>> CBLoss([1000, 10], beta=0.999).weight
+    tensor([0.0310, 1.9690], dtype=torch.float64)
+    """
+
+    def __init__(self, class_counts, beta=0.9999, reduction="mean"):
+        self.beta = _check_real("beta", beta, low=0, high=1, high_inclusive=False)
+        counts = _as_class_counts(class_counts)
+        super().__init__(weight=class_balanced_weights(counts, beta), reduction=reduction)
+        self.register_buffer("class_counts", counts)
+
+    def forward(self, logits, target):
+        logits = _check_logits_target(logits, target, self.class_counts.numel())
+        weight = None if self.weight is None else self.weight.to(logits.dtype)
+        return F.cross_entropy(logits, target, weight=weight, reduction=self.reduction)
+
+    def extra_repr(self):
+        return (
+            f"n_classes={self.class_counts.numel()}, beta={self.beta}, reduction={self.reduction!r}"
+        )
+
+
+def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
+    """Multiclass softmax focal loss (Lin et al., 2017).
+
+    ``l_i = -α_{y_i} (1 - p_{i,y_i})^γ log p_{i,y_i}`` with ``p = softmax(logits)``. ``alpha`` is
+    a per-class weight applied as ``weight`` is in ``F.cross_entropy`` (also in the weighted
+    ``"mean"``), so ``gamma=0`` is exactly (weighted) cross-entropy.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    gamma : float >= 0, default=2.0
+        Focusing parameter.
+    alpha : array-like of shape (n_classes,), default=None
+        Per-class weights.
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch, torch.nn.functional as F
+    >>> from sklearn_elm.losses import focal_loss
+    >>> z, y = torch.randn(5, 3), torch.tensor([0, 1, 2, 0, 1])
+    >>> torch.allclose(focal_loss(z, y, gamma=0.0), F.cross_entropy(z, y))
+    True
+    >>> bool(focal_loss(z, y, gamma=2.0) < F.cross_entropy(z, y))
+    True
+    """
+    _check_reduction(reduction)
+    gamma = _check_real("gamma", gamma, low=0)
+    logits = _check_logits_target(logits, target)
+    weight = _as_weight(alpha, logits.shape[1], logits)
+    log_p = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
+    per_sample = -log_p
+    if gamma != 0.0:
+        # 1 - p as -expm1(log p), accurate when p is close to 1. The clamp to the smallest
+        # normal number keeps the gradient finite: at p == 1 (reached in float32 for logit gaps
+        # beyond ~17), d/dx x^γ is infinite at x = 0 for γ < 1, and inf · 0 would give NaN
+        one_minus_p = (-torch.expm1(log_p)).clamp_min(torch.finfo(log_p.dtype).tiny)
+        per_sample = per_sample * one_minus_p.pow(gamma)
+    if weight is not None:
+        per_sample = per_sample * weight.gather(0, target)
+    return _weighted_reduce(per_sample, target, weight, reduction)
+
+
+class FocalLoss(_WeightedLoss):
+    """Module form of :func:`focal_loss`.
+
+    Parameters
+    ----------
+    gamma : float >= 0, default=2.0
+    alpha : array-like of shape (n_classes,), default=None
+        Per-class weights, stored in the ``weight`` buffer (switched by DRW).
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import FocalLoss
+    >>> loss = FocalLoss(gamma=2.0)(torch.tensor([[2.0, 0.0]]), torch.tensor([0]))
+    >>> round(loss.item(), 6)
+    0.001804
+    """
+
+    def __init__(self, gamma=2.0, alpha=None, reduction="mean"):
+        super().__init__(weight=alpha, reduction=reduction)
+        self.gamma = _check_real("gamma", gamma, low=0)
+
+    def forward(self, logits, target):
+        return focal_loss(logits, target, self.gamma, self.weight, self.reduction)
+
+    def extra_repr(self):
+        return f"gamma={self.gamma}, reduction={self.reduction!r}"
+
+
+def logit_adjusted_loss(logits, target, class_counts, tau=1.0, weight=None, reduction="mean"):
+    """Logit-adjusted cross-entropy (Menon et al., 2021): CE on ``z + τ · log π_k``.
+
+    ``π_k`` is the training class prior ``n_k / Σ n``. The adjustment is for training only:
+    predict with the raw logits.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    class_counts : array-like of shape (n_classes,)
+    tau : float, default=1.0
+        Temperature of the adjustment; ``0`` is plain cross-entropy.
+    weight : array-like of shape (n_classes,), default=None
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch, torch.nn.functional as F
+    >>> from sklearn_elm.losses import logit_adjusted_loss
+    >>> z, y = torch.randn(4, 2), torch.tensor([0, 1, 1, 0])
+    >>> torch.equal(logit_adjusted_loss(z, y, [90, 10], tau=0.0), F.cross_entropy(z, y))
+    True
+    """
+    counts = _as_class_counts(class_counts)
+    return _logit_adjusted(
+        logits, target, counts.log() - counts.sum().log(), tau, weight, reduction
+    )
+
+
+def _logit_adjusted(logits, target, log_prior, tau, weight, reduction):
+    _check_reduction(reduction)
+    tau = _check_real("tau", tau)
+    logits = _check_logits_target(logits, target, log_prior.numel())
+    weight = _as_weight(weight, logits.shape[1], logits)
+    if tau != 0.0:
+        logits = logits + tau * log_prior.to(device=logits.device, dtype=logits.dtype)
+    return F.cross_entropy(logits, target, weight=weight, reduction=reduction)
+
+
+class LogitAdjustedLoss(_WeightedLoss):
+    """Module form of :func:`logit_adjusted_loss`.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+    tau : float, default=1.0
+    weight : array-like of shape (n_classes,), default=None
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Attributes
+    ----------
+    log_prior : torch.Tensor of shape (n_classes,)
+        Registered buffer with ``log π_k``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import LogitAdjustedLoss
+    >>> LogitAdjustedLoss([3, 1]).log_prior
+    tensor([-0.2877, -1.3863], dtype=torch.float64)
+    """
+
+    def __init__(self, class_counts, tau=1.0, weight=None, reduction="mean"):
+        super().__init__(weight=weight, reduction=reduction)
+        counts = _as_class_counts(class_counts)
+        self.tau = _check_real("tau", tau)
+        self.register_buffer("class_counts", counts)
+        self.register_buffer("log_prior", counts.log() - counts.sum().log())
+
+    def forward(self, logits, target):
+        return _logit_adjusted(
+            logits, target, self.log_prior, self.tau, self.weight, self.reduction
+        )
+
+    def extra_repr(self):
+        return f"n_classes={self.log_prior.numel()}, tau={self.tau}, reduction={self.reduction!r}"
