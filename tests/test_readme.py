@@ -23,3 +23,23 @@ def test_readme_main_job_runs_the_benchmark():
     main_job = next(c for c in commands if "benchmark" in c)
     assert "sklearn-elm benchmark" in main_job
     assert main_job.startswith("python3 -m venv .venv")
+
+
+def test_readme_links_and_pictures_exist():
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    local = [t for t in targets if not re.match(r"[a-z]+://", t)]
+    assert any(t.endswith(".png") for t in local)
+    missing = [t for t in local if not (ROOT / t.split("#")[0]).exists()]
+    assert not missing, missing
+
+
+def test_readme_headline_table_matches_the_benchmark_page():
+    # the README's headline rows are copied from the default-suite summary of the docs page
+    readme = (ROOT / "README.md").read_text()
+    results = (ROOT / "docs" / "benchmark_results.md").read_text()
+    summary = results.split("## Default suite")[1].split("### Statistical tests")[0]
+    for method, rank, bacc in re.findall(
+        r"^\| \**([a-z-]+)\** \| \**([\d.]+)\** \| \**([\d.]+)\** \|", readme, flags=re.M
+    ):
+        assert re.search(rf"^\| {method} \| {rank} \| {bacc} \|", summary, flags=re.M), method
