@@ -32,6 +32,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.datasets import load_digits
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
@@ -100,27 +101,36 @@ def shot_thresholds(counts):
 # %%
 # Training
 # --------
-rows, per_class = [], []
-for ratio in RATIOS:
-    for seed in SEEDS:
-        X_lt, y_lt = make_long_tailed(X_train, y_train, imbalance_ratio=ratio,
-                                      random_state=seed)
-        counts = np.bincount(y_lt, minlength=10)
-        many, few = shot_thresholds(counts)
-        for method, params in METHODS.items():
-            clf = ELMClassifier(random_state=seed, **SHARED, **params).fit(X_lt, y_lt)
-            y_pred = clf.predict(X_test)
-            shots = shot_accuracy(y_test, y_pred, counts, many=many, few=few)
-            rows.append({
-                "ratio": ratio, "seed": seed, "method": method,
-                "balanced accuracy": balanced_accuracy_score(y_test, y_pred),
-                "many-shot": shots["many"], "medium-shot": shots["medium"],
-                "few-shot": shots["few"],
-            })
-            per_class.append(pd.DataFrame({
-                "ratio": ratio, "seed": seed, "method": method, "class": np.arange(10),
-                "train count": counts, "accuracy": per_class_accuracy(y_test, y_pred),
-            }))
+# The 40 fits (2 ratios x 5 seeds x 4 losses) are independent: joblib runs them on all cores.
+# Its worker processes use one thread each (joblib caps OpenMP threads per worker), so the
+# scores do not depend on the number of cores.
+
+
+def train_and_score(ratio, seed, method):
+    X_lt, y_lt = make_long_tailed(X_train, y_train, imbalance_ratio=ratio, random_state=seed)
+    counts = np.bincount(y_lt, minlength=10)
+    many, few = shot_thresholds(counts)
+    clf = ELMClassifier(random_state=seed, **SHARED, **METHODS[method]).fit(X_lt, y_lt)
+    y_pred = clf.predict(X_test)
+    shots = shot_accuracy(y_test, y_pred, counts, many=many, few=few)
+    row = {
+        "ratio": ratio, "seed": seed, "method": method,
+        "balanced accuracy": balanced_accuracy_score(y_test, y_pred),
+        "many-shot": shots["many"], "medium-shot": shots["medium"], "few-shot": shots["few"],
+    }
+    classes = pd.DataFrame({
+        "ratio": ratio, "seed": seed, "method": method, "class": np.arange(10),
+        "train count": counts, "accuracy": per_class_accuracy(y_test, y_pred),
+    })
+    return row, classes
+
+
+outputs = Parallel(n_jobs=-1)(
+    delayed(train_and_score)(ratio, seed, method)
+    for ratio in RATIOS for seed in SEEDS for method in METHODS
+)
+rows = [row for row, _ in outputs]
+per_class = [classes for _, classes in outputs]
 results = pd.DataFrame(rows)
 per_class = pd.concat(per_class, ignore_index=True)
 
