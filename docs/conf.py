@@ -76,7 +76,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     # run every plot_*.py that takes well under a minute on a CPU; the others are rendered
     # without running: the CIFAR-LT recipe needs the data set, and the long-tailed digits study
-    # (4 losses x 2 ratios x 5 seeds, ~7 minutes on 2 cores) has its figure and numbers in
+    # (4 losses x 2 ratios x 5 seeds, over 2 minutes on 2 cores) has its figure and numbers in
     # long_tailed.md, made by the command given there
     "filename_pattern": r"/plot_(?!digits_long_tailed)",
     "ignore_pattern": r"__init__\.py",
