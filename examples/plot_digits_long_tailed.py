@@ -129,10 +129,9 @@ outputs = Parallel(n_jobs=-1)(
     delayed(train_and_score)(ratio, seed, method)
     for ratio in RATIOS for seed in SEEDS for method in METHODS
 )
-rows = [row for row, _ in outputs]
-per_class = [classes for _, classes in outputs]
-results = pd.DataFrame(rows)
-per_class = pd.concat(per_class, ignore_index=True)
+rows, classes = zip(*outputs, strict=True)
+results = pd.DataFrame(list(rows))
+per_class = pd.concat(classes, ignore_index=True)
 
 # %%
 # Balanced accuracy and many/medium/few-shot accuracy on the test split
