@@ -31,10 +31,11 @@ Sections (all by default; pick some with ``--sections``):
 ``extras``
     ``compile=True`` and ``precision="bf16"`` against the default fp32 fit on the reference job.
 
-The machine in these runs is shared: ``OMP_WAIT_POLICY`` is set to ``PASSIVE`` unless the
-environment already sets it, because OpenMP threads that spin-wait on busy cores slow torch down
-by an order of magnitude there (the header prints a matrix-product probe with both policies).
-It must be set before torch is imported, which is why it happens at the top of this file.
+OpenMP's wait policy is left as the environment sets it: unset, torch's OpenMP threads spin
+briefly between operations before sleeping, which is what users get. On a machine busy with
+other jobs those spinning threads fight them for the cores and timings swing widely; run with
+``OMP_WAIT_POLICY=PASSIVE`` in the environment there (it must be set before torch is imported,
+hence not a command-line option). The header prints a matrix-product probe of both policies.
 
 Usage::
 
@@ -47,29 +48,25 @@ Usage::
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
-# before torch (and its OpenMP runtime) is loaded: see the module docstring
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import skorch
+import torch
+from skorch import NeuralNetClassifier
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import skorch  # noqa: E402
-import torch  # noqa: E402
-from skorch import NeuralNetClassifier  # noqa: E402
-
-from sklearn_elm import ELMClassifier  # noqa: E402
-from sklearn_elm.losses import ELMLoss  # noqa: E402
-from sklearn_elm.modules import MLP  # noqa: E402
+from sklearn_elm import ELMClassifier
+from sklearn_elm.losses import ELMLoss
+from sklearn_elm.modules import MLP
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_PAGE = ROOT / "docs" / "performance.md"
@@ -404,7 +401,9 @@ def render(results, machine, command):
         f"- CPU: {machine['cpu']}, {machine['logical_cpus']} logical CPUs (flags: "
         f"{', '.join(machine['cpu_flags']) or 'none of avx2/avx512f/avx512_bf16/amx_bf16'}); "
         f"torch threads: {machine['torch_threads']}; "
-        f"`OMP_WAIT_POLICY={machine['omp_wait_policy']}`",
+        "`OMP_WAIT_POLICY` "
+        + (f"`{machine['omp_wait_policy']}`" if machine["omp_wait_policy"]
+           else "unset (OpenMP's default: spin briefly, then sleep)"),
         f"- GPU: {machine['gpu']}; device used: `{machine['device']}`",
         f"- Python {machine['python']}, torch {machine['torch']}, skorch {machine['skorch']}, "
         f"numpy {machine['numpy']}",
@@ -417,8 +416,9 @@ def render(results, machine, command):
             f"- OpenMP wait policy probe (512x256 @ 256x256 float32 product, "
             f"{machine['torch_threads']} threads): {probe['ACTIVE']:.2f} ms with "
             f"`OMP_WAIT_POLICY=ACTIVE`, {probe['PASSIVE']:.2f} ms with `PASSIVE`. On a busy "
-            "machine spinning OpenMP threads fight the other jobs for the cores; see "
-            "[scaling](scaling.md) for the thread settings.",
+            "machine spinning OpenMP threads fight the other jobs for the cores: run the "
+            "script with `OMP_WAIT_POLICY=PASSIVE` there; see [scaling](scaling.md) for the "
+            "thread settings.",
         ]
     if "fit" in results:
         fit = results["fit"]

@@ -16,6 +16,7 @@ from torch import nn
 __all__ = ["MLP", "CosineLinear", "ResNet32", "SmallCNN", "make_head"]
 
 _HEADS = ("cosine", "linear")
+_EPS = 1e-12  # F.normalize's default: rows of zeros give zero logits
 
 
 class CosineLinear(nn.Module):
@@ -50,7 +51,10 @@ class CosineLinear(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)
 
     def forward(self, x):
-        return F.linear(F.normalize(x, dim=1), F.normalize(self.weight, dim=1))
+        # <x/|x|, w_k> equals <x, w_k>/|x|: dividing the (N, K) product rather than normalising
+        # the (N, D) input first makes the backward pass several D-wide element-wise ops cheaper
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_min(_EPS)
+        return F.linear(x, F.normalize(self.weight, dim=1, eps=_EPS)) / norm
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
@@ -102,7 +106,7 @@ class MLP(nn.Module):
         layers = []
         width = n_features
         for size in hidden_layer_sizes:
-            layers += [nn.Linear(width, size), nn.ReLU()]
+            layers += [nn.Linear(width, size), nn.ReLU(inplace=True)]
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = size

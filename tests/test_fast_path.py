@@ -156,6 +156,56 @@ def test_skorch_net_methods_accept_plain_arrays(table):
     np.testing.assert_allclose(clf.s * logits, clf.decision_function(X), rtol=1e-5, atol=1e-5)
 
 
+class CountsTrainCalls(nn.Module):
+    """A linear layer whose ``train`` override counts its calls (a frozen-BN style hook)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(5, 3)
+        self.train_calls = 0
+
+    def train(self, mode=True):
+        self.train_calls += 1
+        return super().train(mode)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def test_train_mode_is_set_for_every_step_as_skorch_does(table):
+    """The no-op shortcut of ``_set_training`` never leaves a module in the wrong mode."""
+    X, y = table
+
+    class Modes(Callback):
+        def initialize(self):
+            self.seen = []
+            return self
+
+        def on_batch_begin(self, net, training=False, **kwargs):
+            # flip a submodule behind skorch's back: the step must switch it back
+            net.module_.head.eval() if training else net.module_.head.train()
+
+        def on_batch_end(self, net, training=False, **kwargs):
+            self.seen.append((training, {m.training for m in net.module_.modules()}))
+
+    clf = ELMClassifier(hidden_layer_sizes=(8,), max_epochs=2, batch_size=50,
+                        early_stopping=True, validation_fraction=0.2, random_state=0,
+                        callbacks=[("modes", Modes())]).fit(X, y)
+    seen = dict(clf.net_.callbacks_)["modes"].seen
+    assert {training for training, _ in seen} == {True, False}
+    assert all(modes == {training} for training, modes in seen)
+
+
+def test_a_module_overriding_train_is_called_every_step():
+    X, y = torch.randn(40, 5), torch.randint(0, 3, (40,))
+    net = ELMNet(CountsTrainCalls(), criterion=ELMLoss([20, 10, 10]),
+                 optimizer=torch.optim.SGD, lr=0.1, max_epochs=2, batch_size=10,
+                 train_split=None, device="cpu").initialize()
+    calls_before = net.module_.train_calls
+    net.partial_fit(TensorData(X, y), None)
+    assert net.module_.train_calls - calls_before >= 2 * 4  # at least once per batch
+
+
 # ------------------------------------------------------------------------------ sample weights
 def make_net(class_weight=None, **params):
     criterion = ELMLoss([30, 10, 5], reduction="none", weight=class_weight)

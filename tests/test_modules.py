@@ -142,6 +142,24 @@ def test_cosine_linear_is_a_cosine_similarity():
     assert head(head.weight[2:3].detach() * 3)[0, 2].item() == pytest.approx(1.0)
 
 
+def test_cosine_linear_matches_normalised_inputs_and_gradients():
+    """Dividing the product by |x| is the normalise-then-multiply head, values and gradients."""
+    torch.manual_seed(2)
+    head = CosineLinear(7, 5).double()
+    x = (torch.randn(9, 7, dtype=torch.float64) * torch.logspace(-3, 3, 9)[:, None])
+    x.requires_grad_(True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    w_ref = head.weight.detach().clone().requires_grad_(True)
+    upstream = torch.randn(9, 5, dtype=torch.float64)
+    (head(x) * upstream).sum().backward()
+    reference = nn.functional.linear(nn.functional.normalize(x_ref, dim=1),
+                                     nn.functional.normalize(w_ref, dim=1))
+    (reference * upstream).sum().backward()
+    torch.testing.assert_close(head(x), reference, rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(head.weight.grad, w_ref.grad, rtol=1e-12, atol=1e-15)
+
+
 def test_cosine_linear_zero_rows_give_zero_logits_and_finite_gradients():
     head = CosineLinear(3, 2)
     x = torch.zeros(2, 3, requires_grad=True)
