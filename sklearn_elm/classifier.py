@@ -414,11 +414,24 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         return None
 
     def _validate_X(self, X, reset):
+        if not reset:
+            self._check_image_layout(X)
         X = validate_data(
             self, X, reset=reset, dtype=(np.float32, np.float64), allow_nd=True,
             ensure_min_features=1,
         )
         return self._check_X_shape(X, reset)
+
+    def _check_image_layout(self, X):
+        # for images, scikit-learn's n_features check counts only axis 1 ("X has 64 features,
+        # but ... is expecting 1 features" for flat rows against (N, 1, 8, 8)): name the
+        # per-sample shapes before it runs
+        fitted, shape = getattr(self, "input_shape_", ()), getattr(X, "shape", None)
+        if len(fitted) > 1 and shape is not None and tuple(shape[1:]) != fitted:
+            raise ValueError(
+                f"X has per-sample shape {tuple(shape[1:])}, but {type(self).__name__} was "
+                f"fitted on {fitted}"
+            )
 
     def _check_X_shape(self, X, reset):
         if X.ndim > 4:

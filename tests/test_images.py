@@ -98,11 +98,6 @@ def test_wrong_per_sample_shape_at_predict(digits):
         flat.predict(X[:2, :63])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scikit-learn's n_features check runs first and says 'X has 64 features, but "
-    "ELMClassifier is expecting 1 features' (X.shape[1] of (N, 1, 8, 8) is 1)",
-)
 @pytest.mark.parametrize("shape", [(2, 64), (2, 8, 8)], ids=["flat", "no-channel"])
 def test_other_layout_at_predict_names_the_per_sample_shapes(digits, shape):
     X, y = digits
