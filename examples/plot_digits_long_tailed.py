@@ -66,8 +66,8 @@ print(f"balanced test split: {np.bincount(y_test)}")
 # Four losses, one network, one budget
 # ------------------------------------
 # Every flat row of 64 pixels becomes a 1×8×8 image (``input_shape``) for the small CNN, with
-# 16, 32 and 64 channels in its three stages (``module__width=16``): each fit takes about a
-# second, so the 40 fits run in under a minute on two cores.
+# 16, 32 and 64 channels in its three stages (``module__width=16``): each fit takes one to two
+# seconds, so the 40 fits run in under a minute on two cores.
 # Random crops and flips (``augment=True``) are left off: a mirrored digit is another digit.
 # The shared settings were chosen on a validation split (mean over the four losses): Adam at
 # lr 0.003 with weight decay 5e-4 for 60 epochs with the papers' schedule
