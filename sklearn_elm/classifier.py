@@ -426,11 +426,15 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         # for images, scikit-learn's n_features check counts only axis 1 ("X has 64 features,
         # but ... is expecting 1 features" for flat rows against (N, 1, 8, 8)): name the
         # per-sample shapes before it runs
-        fitted, shape = getattr(self, "input_shape_", ()), getattr(X, "shape", None)
-        if len(fitted) > 1 and shape is not None and tuple(shape[1:]) != fitted:
+        shape = getattr(X, "shape", None)
+        if len(getattr(self, "input_shape_", ())) > 1 and shape is not None:
+            self._check_per_sample_shape(shape)
+
+    def _check_per_sample_shape(self, shape):
+        if tuple(shape[1:]) != self.input_shape_:
             raise ValueError(
                 f"X has per-sample shape {tuple(shape[1:])}, but {type(self).__name__} was "
-                f"fitted on {fitted}"
+                f"fitted on {self.input_shape_}"
             )
 
     def _check_X_shape(self, X, reset):
@@ -439,11 +443,8 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         if reset:
             self.input_ndim_ = X.ndim
             self.input_shape_ = tuple(X.shape[1:])
-        elif tuple(X.shape[1:]) != self.input_shape_:
-            raise ValueError(
-                f"X has per-sample shape {tuple(X.shape[1:])}, but {type(self).__name__} was "
-                f"fitted on {self.input_shape_}"
-            )
+        else:
+            self._check_per_sample_shape(X.shape)
         return X
 
     def _to_module_input(self, X):
