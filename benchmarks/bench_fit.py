@@ -159,8 +159,12 @@ def time_interleaved(contenders, repeats, warmup=1):
     return times
 
 
+def per_repeat_ratios(numerators, denominators):
+    return [a / b for a, b in zip(numerators, denominators, strict=True)]
+
+
 def median_ratio(numerators, denominators):
-    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
+    return statistics.median(per_repeat_ratios(numerators, denominators))
 
 
 # ------------------------------------------------------------------------------------ sections
@@ -188,7 +192,7 @@ def section_fit(args):
     }
     ratios = {}
     for label, (numerator, denominator, goal) in pairs.items():
-        per_repeat = [a / b for a, b in zip(times[numerator], times[denominator], strict=True)]
+        per_repeat = per_repeat_ratios(times[numerator], times[denominator])
         ratios[label] = (statistics.median(per_repeat), min(per_repeat), max(per_repeat), goal)
     job = (f"{n:,} rows x {N_FEATURES} features, {n_classes} classes, MLP {HIDDEN}, "
            f"batch {BATCH_SIZE}, {epochs} epoch(s), {args.repeats} repeats")
