@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.datasets import make_blobs
 
 from sklearn_elm import ELMClassifier
-from sklearn_elm.plotting import plot_margins
+from sklearn_elm.plotting import MarginsDisplay
 
 # the test-suite sets SKLEARN_ELM_QUICK_EXAMPLES=1 to run a tiny version of this example
 QUICK = os.environ.get("SKLEARN_ELM_QUICK_EXAMPLES") == "1"
@@ -106,7 +106,7 @@ for ax, (name, region) in zip(axes.flat, regions.items(), strict=False):
     ax.set_xlabel("feature 0")
     ax.set_ylabel("feature 1")
     ax.legend(loc="lower right", fontsize="small")
-plot_margins(models["ELM (margins, λ=1)"], ax=axes[1, 1])
+MarginsDisplay.from_estimator(models["ELM (margins, λ=1)"], ax=axes[1, 1])
 axes[1, 1].set_xticks(range(3), [f"{name}" for name in class_names])
 fig.tight_layout()
 

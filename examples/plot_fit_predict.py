@@ -28,9 +28,9 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_elm import ELMClassifier
 from sklearn_elm.plotting import (
+    MarginsDisplay,
     PerClassAccuracyDisplay,
-    plot_margins,
-    plot_training_history,
+    TrainingHistoryDisplay,
 )
 
 # the test-suite sets SKLEARN_ELM_QUICK_EXAMPLES=1 to run a tiny version of this example
@@ -102,7 +102,7 @@ fig.tight_layout()
 # loss jump where deferred re-weighting (DRW) switches to class-balanced weights, at 80% of
 # the epochs.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-plot_margins(elm, ax=axes[0])
-plot_training_history(elm, ax=axes[1])
+MarginsDisplay.from_estimator(elm, ax=axes[0])
+TrainingHistoryDisplay.from_estimator(elm, ax=axes[1])
 fig.tight_layout()
 plt.show()

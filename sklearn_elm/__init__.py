@@ -1,10 +1,15 @@
 """sklearn-elm: Enlarged Large Margin loss for imbalanced classification, scikit-learn style."""
 
 from ._training import TrainingDivergedError
+from ._version import __version__ as __version__
 from .callbacks import DeferredReweighting, WarmupMultiStepLR
 from .classifier import ELMClassifier
 from .datasets import (
+    list_datasets,
     load_cifar_lt,
+    load_csv,
+    load_dataset,
+    load_dir,
     load_keel,
     load_keel_dir,
     long_tailed_counts,
@@ -25,6 +30,7 @@ from .losses import (
     logit_adjusted_loss,
 )
 from .metrics import per_class_accuracy, shot_accuracy
+from .model_selection import ELMClassifierCV
 from .modules import MLP, CosineLinear, ResNet32, SmallCNN
 from .persistence import TrainingCheckpoint, load_model, save_model
 from .plotting import (
@@ -36,13 +42,12 @@ from .plotting import (
     plot_training_history,
 )
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [
     "CBLoss",
     "CosineLinear",
     "DeferredReweighting",
     "ELMClassifier",
+    "ELMClassifierCV",
     "ELMLoss",
     "FocalLoss",
     "LDAMLoss",
@@ -62,7 +67,11 @@ __all__ = [
     "focal_loss",
     "label_distribution_margins",
     "ldam_loss",
+    "list_datasets",
     "load_cifar_lt",
+    "load_csv",
+    "load_dataset",
+    "load_dir",
     "load_keel",
     "load_keel_dir",
     "load_model",

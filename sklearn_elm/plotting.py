@@ -13,6 +13,10 @@ and ``figure_`` hold the matplotlib axes and figure, and one attribute per artis
 * :class:`TrainingHistoryDisplay` -- training (and validation) loss per epoch, with the epoch
   where deferred re-weighting starts.
 
+The displays are the API, as in scikit-learn since 1.2. :func:`plot_per_class_accuracy`,
+:func:`plot_margins` and :func:`plot_training_history` are one-line shortcuts for their
+``from_*`` classmethods.
+
 matplotlib is imported only when something is drawn.
 """
 
@@ -79,11 +83,14 @@ class PerClassAccuracyDisplay:
     annotations_ : list of matplotlib.text.Annotation
         The class labels next to the points (empty with ``annotate=False``).
     ax_ : matplotlib.axes.Axes
+        Axes the display was drawn on.
     figure_ : matplotlib.figure.Figure
+        Figure holding ``ax_``.
 
     See Also
     --------
-    plot_per_class_accuracy : Function form of :meth:`from_predictions`.
+    plot_per_class_accuracy : Shortcut for :meth:`from_predictions`.
+    sklearn_elm.metrics.per_class_accuracy : The accuracies drawn.
 
     Examples
     --------
@@ -122,6 +129,7 @@ class PerClassAccuracyDisplay:
         Returns
         -------
         display : PerClassAccuracyDisplay
+            ``self``, drawn.
         """
         ax = _axes(ax)
         accuracy, counts = self.per_class_accuracy, self.train_class_counts
@@ -193,12 +201,16 @@ class PerClassAccuracyDisplay:
             The classes, in the order of an array ``train_class_counts``. Defaults to the keys
             of a mapping, else to the sorted labels of ``y_true``.
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` creates a new figure.
         annotate : bool, default=True
+            Write each class's label next to its point.
         scatter_kwargs : dict, default=None
+            Passed to ``ax.scatter``.
 
         Returns
         -------
         display : PerClassAccuracyDisplay
+            The drawn display.
         """
         y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
         check_consistent_length(y_true, y_pred)
@@ -235,12 +247,16 @@ class PerClassAccuracyDisplay:
         y : array-like of shape (n_samples,)
             True test labels.
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` creates a new figure.
         annotate : bool, default=True
+            Write each class's label next to its point.
         scatter_kwargs : dict, default=None
+            Passed to ``ax.scatter``.
 
         Returns
         -------
         display : PerClassAccuracyDisplay
+            The drawn display.
         """
         final = _final_estimator(estimator)
         check_is_fitted(final, "class_counts_")
@@ -292,11 +308,13 @@ class MarginsDisplay:
     gap_range_ : matplotlib.collections.LineCollection or None
         The ELM gap segments (``None`` without ``lam``).
     ax_ : matplotlib.axes.Axes
+        Axes the display was drawn on.
     figure_ : matplotlib.figure.Figure
+        Figure holding ``ax_``.
 
     See Also
     --------
-    plot_margins : Function form of :meth:`from_estimator`.
+    plot_margins : Shortcut for :meth:`from_estimator`.
     sklearn_elm.losses.label_distribution_margins : How the margins are computed.
 
     Examples
@@ -345,6 +363,7 @@ class MarginsDisplay:
         Returns
         -------
         display : MarginsDisplay
+            ``self``, drawn.
         """
         ax = _axes(ax)
         check_consistent_length(self.margins, self.class_counts)
@@ -387,11 +406,14 @@ class MarginsDisplay:
             Reads ``margins_``, ``class_counts_``, ``classes_``, and ``lam`` when ``loss`` is
             ``"elm"``.
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` creates a new figure.
         bar_kwargs : dict, default=None
+            Passed to ``ax.bar``.
 
         Returns
         -------
         display : MarginsDisplay
+            The drawn display.
         """
         estimator = _final_estimator(estimator)
         check_is_fitted(estimator, "margins_")
@@ -410,15 +432,23 @@ class MarginsDisplay:
         Parameters
         ----------
         class_counts : array-like of shape (n_classes,)
+            Training samples of each class, all >= 1.
         max_m : float, default=0.5
+            Largest margin (that of the rarest class), as in
+            :func:`~sklearn_elm.losses.label_distribution_margins`.
         lam : float, default=1.0
+            ELM's :math:`\\lambda`; ``0`` draws the LDAM margins without gap segments.
         display_labels : array-like of shape (n_classes,), default=None
+            Class names for the x-axis; ``None`` uses ``0, ..., n_classes - 1``.
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` creates a new figure.
         bar_kwargs : dict, default=None
+            Passed to ``ax.bar``.
 
         Returns
         -------
         display : MarginsDisplay
+            The drawn display.
         """
         from .losses import label_distribution_margins
 
@@ -438,6 +468,7 @@ class TrainingHistoryDisplay:
     epochs : array-like of shape (n_epochs,)
         Epoch numbers (skorch counts from 1).
     train_loss : array-like of shape (n_epochs,)
+        Training loss of each epoch.
     valid_loss : array-like of shape (n_epochs,), default=None
         Present when the estimator held out a validation set (``early_stopping=True``).
     drw_start_epoch : int or None, default=None
@@ -449,13 +480,15 @@ class TrainingHistoryDisplay:
     lines_ : dict of str to matplotlib.lines.Line2D
         ``"train_loss"`` and, if available, ``"valid_loss"``.
     drw_line_ : matplotlib.lines.Line2D or None
-        The vertical line at ``drw_start_epoch``.
+        The vertical line at ``drw_start_epoch`` (``None`` without it).
     ax_ : matplotlib.axes.Axes
+        Axes the display was drawn on.
     figure_ : matplotlib.figure.Figure
+        Figure holding ``ax_``.
 
     See Also
     --------
-    plot_training_history : Function form of :meth:`from_estimator`.
+    plot_training_history : Shortcut for :meth:`from_estimator`.
 
     Examples
     --------
@@ -488,6 +521,7 @@ class TrainingHistoryDisplay:
         Returns
         -------
         display : TrainingHistoryDisplay
+            ``self``, drawn.
         """
         ax = _axes(ax)
         check_consistent_length(self.epochs, self.train_loss)
@@ -526,11 +560,14 @@ class TrainingHistoryDisplay:
         estimator : fitted ELMClassifier, or a pipeline ending in one
             Reads ``history_`` and the start epoch of its deferred re-weighting callback.
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` creates a new figure.
         log_scale : bool, default=False
+            Logarithmic loss axis.
 
         Returns
         -------
         display : TrainingHistoryDisplay
+            The drawn display.
         """
         from .callbacks import DeferredReweighting
 
@@ -552,28 +589,38 @@ class TrainingHistoryDisplay:
 
 
 # --------------------------------------------------------------------------------------------
-# function forms
+# shortcuts: one call to a display's classmethod each, so that no drawing logic lives here
 # --------------------------------------------------------------------------------------------
 def plot_per_class_accuracy(y_true, y_pred, train_class_counts, ax=None, **kwargs):
     """Plot each class's test accuracy against its number of training samples.
 
-    Shortcut for :meth:`PerClassAccuracyDisplay.from_predictions`.
+    Shortcut for ``PerClassAccuracyDisplay.from_predictions(y_true, y_pred,
+    train_class_counts, ax=ax, **kwargs)``; the display is the API.
 
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
+        True test labels.
     y_pred : array-like of shape (n_samples,)
+        Predicted test labels.
     train_class_counts : mapping or array-like of shape (n_classes,)
         ``{label: count}`` or counts in the order of ``labels`` (see
         :meth:`PerClassAccuracyDisplay.from_predictions`).
     ax : matplotlib.axes.Axes, default=None
-    **kwargs
-        ``labels``, ``annotate``, ``scatter_kwargs`` of
+        Axes to draw on; ``None`` creates a new figure.
+    **kwargs : dict
+        ``labels``, ``annotate`` and ``scatter_kwargs`` of
         :meth:`PerClassAccuracyDisplay.from_predictions`.
 
     Returns
     -------
     display : PerClassAccuracyDisplay
+        The drawn display.
+
+    See Also
+    --------
+    PerClassAccuracyDisplay.from_predictions : The method this calls.
+    PerClassAccuracyDisplay.from_estimator : The same plot from a fitted classifier.
 
     Examples
     --------
@@ -592,18 +639,27 @@ def plot_per_class_accuracy(y_true, y_pred, train_class_counts, ax=None, **kwarg
 def plot_margins(estimator, ax=None, **kwargs):
     """Plot the per-class margins of a fitted :class:`~sklearn_elm.ELMClassifier`.
 
-    Shortcut for :meth:`MarginsDisplay.from_estimator`.
+    Shortcut for ``MarginsDisplay.from_estimator(estimator, ax=ax, **kwargs)``; the display is
+    the API.
 
     Parameters
     ----------
     estimator : fitted ELMClassifier, or a pipeline ending in one
+        The classifier whose ``margins_`` are drawn.
     ax : matplotlib.axes.Axes, default=None
-    **kwargs
+        Axes to draw on; ``None`` creates a new figure.
+    **kwargs : dict
         ``bar_kwargs`` of :meth:`MarginsDisplay.from_estimator`.
 
     Returns
     -------
     display : MarginsDisplay
+        The drawn display.
+
+    See Also
+    --------
+    MarginsDisplay.from_estimator : The method this calls.
+    MarginsDisplay.from_class_counts : The margins of given class counts, without training.
 
     Examples
     --------
@@ -624,18 +680,26 @@ def plot_margins(estimator, ax=None, **kwargs):
 def plot_training_history(estimator, ax=None, **kwargs):
     """Plot the loss per epoch of a fitted :class:`~sklearn_elm.ELMClassifier`.
 
-    Shortcut for :meth:`TrainingHistoryDisplay.from_estimator`.
+    Shortcut for ``TrainingHistoryDisplay.from_estimator(estimator, ax=ax, **kwargs)``; the
+    display is the API.
 
     Parameters
     ----------
     estimator : fitted ELMClassifier, or a pipeline ending in one
+        The classifier whose ``history_`` is drawn.
     ax : matplotlib.axes.Axes, default=None
-    **kwargs
+        Axes to draw on; ``None`` creates a new figure.
+    **kwargs : dict
         ``log_scale`` of :meth:`TrainingHistoryDisplay.from_estimator`.
 
     Returns
     -------
     display : TrainingHistoryDisplay
+        The drawn display.
+
+    See Also
+    --------
+    TrainingHistoryDisplay.from_estimator : The method this calls.
 
     Examples
     --------

@@ -1,5 +1,6 @@
-"""End-to-end tests of ``sklearn-elm benchmark`` (issue 5), on the ``--quick`` settings."""
+"""End-to-end tests of ``sklearn-elm benchmark`` on tiny data folders and ``--quick`` settings."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -7,27 +8,51 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _benchmark_data import write_csv, write_keel
 from matplotlib.image import imread
 
-from sklearn_elm import benchmark
-from sklearn_elm._benchmark_stats import holm_adjust, wilcoxon_against
-from sklearn_elm.benchmark import METHODS, main, make_method
+from sklearn_elm.benchmark import _runner, main
 
-DEFAULT_DATASETS = {
-    "digits-lt10",
-    "digits-lt100",
-    "wine-imb",
-    "breast-cancer-imb",
-    "synthetic-lt20",
-}
-SMOTE_TYPE = ("smote", "borderline-smote", "adasyn", "smote-tomek")
+METHODS = ["elm", "ce", "smote", "logreg-balanced", "balanced-bagging", "rusboost"]
+DATASETS = {"tiny-a", "tiny-b", "blobs-lt10"}
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """One full ``--quick`` run of the default suite, shared by the tests of this module."""
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.RandomState(0)
+    write_keel(folder / "tiny-a.dat", "tiny-a", 60, 12, rng, with_missing=True)
+    write_keel(folder / "tiny-b.dat", "tiny-b", 40, 10, rng)
+    write_csv(folder / "blobs.csv", 40, 4, rng)
+    # a malformed file: a row with a field too many, on line 3
+    (folder / "broken.csv").write_text("1.0,2.0,a\n1.5,2.5,b\n1.0,2.0,3.0,a\n")
+    return folder
+
+
+def _args(data_dir, out, *extra):
+    return [
+        "benchmark",
+        "--quick",
+        "--no-progress",
+        "--n-jobs",
+        "1",
+        "--data-dir",
+        str(data_dir),
+        "--long-tail",
+        "10",
+        "--methods",
+        ",".join(METHODS),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def quick_run(data_dir, tmp_path_factory):
+    """One ``--quick`` run on the tiny folder, shared by the tests of this module."""
     out = tmp_path_factory.mktemp("quick")
-    assert main(["benchmark", "--quick", "--no-progress", "--out", str(out)]) == 0
+    assert main(_args(data_dir, out)) == 0
     return out
 
 
@@ -35,119 +60,113 @@ def _results(out):
     return pd.read_csv(out / "results.csv", keep_default_na=False, na_values=[""])
 
 
-def test_results_csv_covers_every_method_dataset_and_fold(quick_run):
+def test_results_cover_every_method_dataset_and_split(quick_run):
     results = _results(quick_run)
-    for column in (
-        "dataset",
-        "method",
-        "fold",
-        "balanced_accuracy",
-        "macro_f1",
-        "g_mean",
-        "fit_time",
-        "roc_auc",
-        "predict_time",
-        "repeat",
-        "seed",
-        "error",
-    ):
-        assert column in results.columns
     assert set(results["method"]) == set(METHODS)
-    assert set(results["dataset"]) == DEFAULT_DATASETS
-    # --quick: 2 folds x 1 repeat, every method on every fold, each cell once
-    assert len(results) == len(METHODS) * len(DEFAULT_DATASETS) * 2
-    assert not results.duplicated(["dataset", "method", "repeat", "fold"]).any()
-    assert set(results["fold"]) == {0, 1} and set(results["repeat"]) == {0}
+    assert set(results["dataset"]) == DATASETS  # broken.csv skipped, blobs made long-tailed
+    # --quick: 2 folds x 1 repeat; the long-tailed set gets 2 x 1 repeats of its own split
+    assert len(results) == len(METHODS) * len(DATASETS) * 2
+    assert not results.duplicated(["dataset", "method", "tuned", "repeat", "fold"]).any()
+    assert not results["tuned"].any()
+    lt = results[results["dataset"] == "blobs-lt10"]
+    assert set(lt["repeat"]) == {0, 1} and set(lt["fold"]) == {0}
 
 
-def test_scores_are_valid_or_failed_with_a_reason(quick_run):
+def test_scores_are_valid_and_shot_accuracy_only_on_long_tails(quick_run):
     results = _results(quick_run)
-    failed = results["error"].notna()
-    scores = results.loc[~failed, ["balanced_accuracy", "macro_f1", "g_mean", "roc_auc"]]
-    assert scores.notna().all().all()
+    assert results["error"].isna().all(), results["error"].dropna().tolist()
+    scores = results[["balanced_accuracy", "macro_f1", "g_mean", "roc_auc"]]
     assert ((scores >= 0) & (scores <= 1)).all().all()
-    assert (results.loc[~failed, "fit_time"] > 0).all()
-    assert results.loc[failed, "balanced_accuracy"].isna().all()
-    # digits-lt100 keeps 2 digits of its smallest class: 1 per training fold, nothing for
-    # SMOTE-type samplers to interpolate between; they fail cleanly, the rest runs
-    assert set(results.loc[failed, "method"]) == set(SMOTE_TYPE)
-    assert set(results.loc[failed, "dataset"]) == {"digits-lt100"}
-    assert results.loc[failed, "error"].str.contains("at least 2 training samples").all()
-    # the networks learn something: far above chance (0.5 or less) on breast cancer
-    cancer = results[(results["dataset"] == "breast-cancer-imb") & (results["method"] == "elm")]
-    assert cancer["balanced_accuracy"].mean() > 0.8
+    shots = ["many_shot_accuracy", "medium_shot_accuracy", "few_shot_accuracy"]
+    lt = results["dataset"] == "blobs-lt10"
+    assert results.loc[~lt, shots].isna().all().all()
+    # blobs-lt10: about 32 training samples in the head class, 3 in the tail: no many-shot
+    # class (> 100), medium- and few-shot classes scored
+    assert results.loc[lt, "many_shot_accuracy"].isna().all()
+    assert results.loc[lt, ["medium_shot_accuracy", "few_shot_accuracy"]].notna().all().all()
+    cells = results[results["method"] == "logreg-balanced"]
+    assert cells["balanced_accuracy"].mean() > 0.7  # separable blobs: far above chance
 
 
-def test_identical_folds_for_every_method(quick_run):
+def test_identical_splits_for_every_method(quick_run):
     results = _results(quick_run)
     sizes = results.groupby(["dataset", "repeat", "fold"])[["n_train", "n_test"]].nunique()
     assert (sizes == 1).all().all()
 
 
-def test_report_sections_and_versions(quick_run):
+def test_report_sections_statistics_and_skipped_file(quick_run):
     report = (quick_run / "report.md").read_text()
     for section in (
         "## Protocol",
         "## Datasets",
         "## Summary",
+        "### Long-tailed datasets: many-, medium- and few-shot accuracy",
         "## Statistical tests",
         "## Balanced accuracy per dataset",
-        "## Failed cells",
         "## Figures",
         "## Environment",
     ):
         assert section in report
-    assert f"sklearn-elm benchmark --quick --no-progress --out {quick_run}" in report
-    assert "Friedman test over" in report and "Wilcoxon signed-rank" in report
-    assert "Holm" in report
-    for package in (
-        "python",
-        "numpy",
-        "scikit-learn",
-        "imbalanced-learn",
-        "torch",
-        "skorch",
-        "sklearn-elm",
-    ):
-        assert f"| {package} |" in report
-    assert "folds reduced" not in report  # --quick asks for 2 folds, every class has 2
+    assert "Friedman test" in report and "Iman–Davenport" in report
+    assert "smallest p-value the test can reach" in report
+    # the malformed file is named with its line, and the run went on
+    assert "Files skipped" in report and "broken.csv" in report and "line 3" in report
+    statistics = json.loads((quick_run / "stats.json").read_text())
+    default = statistics["default"]
+    assert statistics["metric"] == "balanced_accuracy"
+    assert set(default["mean_ranks"]) == set(METHODS)
+    assert sorted(default["datasets"]) == sorted(DATASETS)
+    assert {"statistic", "pvalue", "iman_davenport_pvalue"} <= set(default["friedman"])
+    # 3 datasets: the Wilcoxon units are dataset x split cells, and the report says so
+    assert default["wilcoxon"]["n_units"] == 6 and "dataset × split cells" in report
 
 
-def test_plots_are_valid_images(quick_run):
-    names = ["mean_rank.png"] + [
-        f"per_class_accuracy_{name}.png"
-        for name in ("digits-lt10", "digits-lt100", "synthetic-lt20")
-    ]
-    for name in names:
+def test_figures_are_valid_images(quick_run):
+    report = (quick_run / "report.md").read_text()
+    for name in ("critical_difference.png", "fold_scores.png", "per_class_accuracy_blobs-lt10.png"):
         image = imread(quick_run / name)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
         assert image.std() > 0  # not a blank canvas
-        assert f"]({name})" in (quick_run / "report.md").read_text()
+        assert f"]({name})" in report
 
 
-def test_rerun_resumes_without_new_work(quick_run, monkeypatch):
+def test_protocol_json_records_versions_device_and_hashes(quick_run):
+    protocol = json.loads((quick_run / "protocol.json").read_text())
+    assert protocol["device"] == "cpu"
+    assert {"numpy", "scikit-learn", "imbalanced-learn", "torch", "sklearn-elm"} <= set(
+        protocol["versions"]
+    )
+    assert set(protocol["datasets"]) == DATASETS
+    assert all(len(entry["sha256"]) == 64 for entry in protocol["datasets"].values())
+    assert protocol["datasets"]["blobs-lt10"]["protocol"] == "long-tail"
+    assert protocol["methods"] == dict.fromkeys(METHODS, "built-in")
+
+
+def test_rerun_resumes_without_new_work(quick_run, data_dir, monkeypatch):
     before = (quick_run / "results.csv").read_text()
 
     def fail(*args, **kwargs):
         raise AssertionError("a finished cell was run again")
 
-    monkeypatch.setattr(benchmark, "_evaluate_cell", fail)
-    assert main(["benchmark", "--quick", "--no-progress", "--out", str(quick_run)]) == 0
+    monkeypatch.setattr(_runner, "_evaluate_cell", fail)
+    assert main(_args(data_dir, quick_run)) == 0
     assert (quick_run / "results.csv").read_text() == before
 
 
-def test_interrupted_run_resumes_the_missing_cells(tmp_path):
-    args = [
-        "benchmark",
-        "--quick",
-        "--no-progress",
-        "--out",
-        str(tmp_path),
-        "--datasets",
-        "wine-imb",
-        "--methods",
-        "ce,logreg-balanced",
-    ]
+def test_changed_data_or_seed_is_refused(quick_run, data_dir, tmp_path):
+    with pytest.raises(SystemExit, match=r"another protocol(.|\n)*seed: 0 there, 1 now"):
+        main(_args(data_dir, quick_run, "--seed", "1"))
+    # the same name with other data: the hash differs
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    write_keel(changed / "tiny-a.dat", "tiny-a", 60, 12, np.random.RandomState(1))
+    args = _args(changed, quick_run)
+    with pytest.raises(SystemExit, match="dataset tiny-a"):
+        main(args)
+
+
+def test_interrupted_run_resumes_the_missing_cells(data_dir, tmp_path):
+    args = _args(data_dir, tmp_path, "--datasets", "tiny-b", "--methods", "ce,logreg-balanced")
     main(args)
     full = _results(tmp_path)
     # simulate a run killed while writing: last row cut in the middle
@@ -163,102 +182,62 @@ def test_interrupted_run_resumes_the_missing_cells(tmp_path):
     )
 
 
-def test_methods_subset(tmp_path):
-    main(
-        [
-            "benchmark",
-            "--quick",
-            "--no-progress",
-            "--out",
-            str(tmp_path),
-            "--methods",
-            "elm,logreg-balanced",
-            "--datasets",
-            "wine-imb,breast-cancer-imb",
-        ]
-    )
-    results = _results(tmp_path)
-    assert set(results["method"]) == {"elm", "logreg-balanced"}
-    assert set(results["dataset"]) == {"wine-imb", "breast-cancer-imb"}
-    report = (tmp_path / "report.md").read_text()
-    assert "| elm |" in report and "| smote |" not in report
-
-
-def test_unknown_method_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="unknown method"):
-        main(["benchmark", "--out", str(tmp_path), "--methods", "elm,svm"])
-
-
-def test_changed_protocol_is_refused(tmp_path):
-    args = [
-        "benchmark",
-        "--quick",
-        "--no-progress",
-        "--out",
-        str(tmp_path),
-        "--datasets",
-        "wine-imb",
-        "--methods",
-        "logreg-balanced",
-    ]
-    main(args)
-    with pytest.raises(SystemExit, match="another protocol.*seed"):
-        main([*args, "--seed", "1"])
-
-
-def _write_keel(path, relation, n_negative, n_positive, rng, with_missing=False):
-    rows = []
-    for label, n in (("negative", n_negative), ("positive", n_positive)):
-        shift = 0.0 if label == "negative" else 2.0
-        for _ in range(n):
-            x1, x2 = rng.normal(shift, 1.0, size=2)
-            rows.append(f"{x1:.4f}, {x2:.4f}, {rng.choice(['a', 'b'])}, {label}")
-    if with_missing:
-        rows[0] = "<null>, " + rows[0].split(", ", 1)[1]
-        rows[-1] = rows[-1].replace(", a,", ", ?,").replace(", b,", ", ?,")
-    path.write_text(
-        f"@relation {relation}\n"
-        "@attribute x1 real [-10.0, 10.0]\n"
-        "@attribute x2 real [-10.0, 10.0]\n"
-        "@attribute colour {a, b}\n"
-        "@attribute Class {positive, negative}\n"
-        "@inputs x1, x2, colour\n"
-        "@outputs Class\n"
-        "@data\n" + "\n".join(rows) + "\n"
-    )
-
-
-def test_keel_dir_with_missing_values(tmp_path):
+def test_keel_dir_still_works_and_folds_shrink_to_the_smallest_class(tmp_path):
     keel = tmp_path / "keel"
     keel.mkdir()
-    rng = np.random.RandomState(0)
-    _write_keel(keel / "tiny-a.dat", "tiny-a", 40, 6, rng, with_missing=True)
-    _write_keel(keel / "tiny-b.dat", "tiny-b", 30, 3, rng)
+    write_keel(keel / "small.dat", "small", 30, 3, np.random.RandomState(0))
     out = tmp_path / "out"
     main(
         [
             "benchmark",
             "--quick",
             "--no-progress",
+            "--n-jobs",
+            "1",
             "--keel-dir",
             str(keel),
             "--out",
             str(out),
             "--methods",
-            "elm,smote,hgb-balanced",
+            "logreg-balanced,random-over",
             "--folds",
             "5",
         ]
     )
     results = _results(out)
-    assert set(results["dataset"]) == {"tiny-a", "tiny-b"}
-    # missing values are imputed inside the pipeline: every cell ran
-    assert results["error"].isna().all()
-    assert results["balanced_accuracy"].notna().all()
-    # 5 folds asked; tiny-b has 3 positives, so 3 folds there, and the report says why
-    assert results.groupby("dataset")["fold"].nunique().to_dict() == {"tiny-a": 5, "tiny-b": 3}
-    report = (out / "report.md").read_text()
-    assert "5 folds reduced to 3" in report
+    assert results.groupby("dataset")["fold"].nunique().to_dict() == {"small": 3}
+    assert "5 folds reduced to 3" in (out / "report.md").read_text()
+
+
+def test_metric_option_ranks_macro_f1(data_dir, tmp_path):
+    main(
+        _args(
+            data_dir, tmp_path, "--methods", "ce,logreg-balanced,rusboost", "--metric", "macro_f1"
+        )
+    )
+    report = (tmp_path / "report.md").read_text()
+    assert "## Macro F1 per dataset" in report and "Friedman test of the macro F1 ranks" in report
+    statistics = json.loads((tmp_path / "stats.json").read_text())
+    results = _results(tmp_path)
+    means = results.groupby(["dataset", "method"])["macro_f1"].mean().unstack()
+    ranks = means.rank(axis=1, ascending=False).mean()
+    for method, rank in statistics["default"]["mean_ranks"].items():
+        assert rank == pytest.approx(ranks[method])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--methods", "elm,svm"], "unknown method"),
+        (["--suite", "nope"], "invalid choice: 'nope'"),
+        (["--long-tail", "0.5"], "ratios must be >= 1"),
+    ],
+)
+def test_bad_command_lines_are_refused(tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as raised:
+        main(["benchmark", "--out", str(tmp_path), *extra])
+    # argparse prints its errors; the others are the exit message
+    assert message in str(raised.value) + capsys.readouterr().err
 
 
 def test_imblearn_suite_offline_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
@@ -268,40 +247,14 @@ def test_imblearn_suite_offline_is_skipped_with_a_message(tmp_path, monkeypatch,
         raise OSError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(imblearn.datasets, "fetch_datasets", offline)
-    assert (
-        main(
-            ["benchmark", "--quick", "--no-progress", "--suite", "imblearn", "--out", str(tmp_path)]
-        )
-        == 0
-    )
+    args = ["benchmark", "--quick", "--no-progress", "--suite", "imblearn", "--out", str(tmp_path)]
+    assert main(args) == 0
     message = capsys.readouterr().err
     assert "fetch_datasets" in message and "skipping --suite imblearn" in message
-    assert "Temporary failure in name resolution" in message
     assert not (tmp_path / "results.csv").exists()
 
 
-def test_k_neighbors_adapt_to_the_smallest_class():
-    assert make_method("smote", [50, 3], random_state=0).named_steps["sample"].k_neighbors == 2
-    assert make_method("smote", [50, 30]).named_steps["sample"].k_neighbors == 5
-    assert make_method("adasyn", [50, 4]).named_steps["sample"].n_neighbors == 3
-    smote_tomek = make_method("smote-tomek", [50, 2]).named_steps["sample"]
-    assert smote_tomek.smote.k_neighbors == 1
-    with pytest.raises(benchmark.SamplerUnavailableError, match="has 1"):
-        make_method("borderline-smote", [50, 1])
-    # random samplers need no neighbours
-    make_method("random-over", [50, 1])
-
-
-def test_holm_and_wilcoxon():
-    # Holm by hand: sorted 0.01, 0.02, 0.04 times 3, 2, 1 -> 0.03, 0.04, 0.04 (monotone)
-    np.testing.assert_allclose(holm_adjust([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
-    scores = pd.DataFrame({"elm": [0.9, 0.8, 0.7], "ce": [0.9, 0.8, 0.7], "la": [1, 1, 1]})
-    table = wilcoxon_against(scores, "elm")
-    assert table.loc["ce", "pvalue"] == 1.0 and table.loc["ce", "ties"] == 3
-    assert table.loc["la", "losses"] == 3
-
-
-def test_module_runs_as_a_script(tmp_path):
+def test_module_runs_as_a_script():
     """``python -m sklearn_elm.benchmark`` is the same command as ``sklearn-elm``."""
     completed = subprocess.run(
         [sys.executable, "-m", "sklearn_elm.benchmark", "benchmark", "--help"],
@@ -310,23 +263,23 @@ def test_module_runs_as_a_script(tmp_path):
         check=True,
         cwd=Path(__file__).parent,
     )
-    assert "--keel-dir" in completed.stdout and "--n-jobs" in completed.stdout
+    for option in (
+        "--data-dir",
+        "--keel-dir",
+        "--long-tail",
+        "--tune",
+        "--metric",
+        "--dask-scheduler",
+    ):
+        assert option in completed.stdout
 
 
-def test_parallel_cells_give_the_same_scores(tmp_path):
-    args = [
-        "benchmark",
-        "--quick",
-        "--no-progress",
-        "--datasets",
-        "wine-imb",
-        "--methods",
-        "ce,random-over,balanced-rf",
-    ]
-    main([*args, "--out", str(tmp_path / "serial")])
-    main([*args, "--out", str(tmp_path / "parallel"), "--n-jobs", "2"])
+def test_parallel_cells_give_the_same_scores(data_dir, tmp_path):
+    extra = ["--datasets", "tiny-a,blobs-lt10", "--methods", "ce,balanced-rf"]
+    main(_args(data_dir, tmp_path / "serial", *extra))
+    main(_args(data_dir, tmp_path / "parallel", *extra, "--n-jobs", "2"))
     keys = ["dataset", "method", "repeat", "fold"]
-    scores = ["balanced_accuracy", "macro_f1", "g_mean", "roc_auc"]
+    scores = ["balanced_accuracy", "macro_f1", "g_mean", "roc_auc", "few_shot_accuracy"]
     serial = _results(tmp_path / "serial").sort_values(keys).reset_index(drop=True)
     parallel = _results(tmp_path / "parallel").sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(serial[keys + scores], parallel[keys + scores])

@@ -317,9 +317,16 @@ def test_no_validation_split_by_default(imbalanced_table):
 def test_warm_start_continues_training(imbalanced_table):
     X, y = imbalanced_table
     clf = small(max_epochs=2, warm_start=True).fit(X, y)
-    module = clf.module_
-    clf.fit(X, y)
-    assert clf.module_ is module
+    fitted = {k: v.clone() for k, v in clf.module_.state_dict().items()}
+    probe = []
+
+    class RecordStartWeights(Callback):
+        def on_train_begin(self, net, **kwargs):
+            probe.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+    clf.set_params(callbacks=[RecordStartWeights()]).fit(X, y)
+    # the second fit starts from the fitted weights, not from fresh ones
+    assert all(torch.equal(probe[0][k], fitted[k]) for k in fitted)
     assert clf.n_iter_ == 4
 
 

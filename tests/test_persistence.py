@@ -19,13 +19,8 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_elm import MLP, ELMClassifier, WarmupMultiStepLR
-from sklearn_elm.persistence import (
-    TrainingCheckpoint,
-    _decode,
-    _Encoder,
-    load_model,
-    save_model,
-)
+from sklearn_elm._archive import Encoder, decode
+from sklearn_elm.persistence import TrainingCheckpoint, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -439,24 +434,24 @@ nested = st.recursive(
 @settings(max_examples=25, deadline=None)
 @given(nested)
 def test_encoding_round_trips_nested_data(value):
-    encoder = _Encoder()
+    encoder = Encoder()
     text = json.dumps(encoder.encode(value))
-    assert _decode(json.loads(text), encoder.tensors) == value
+    assert decode(json.loads(text), encoder.tensors) == value
 
 
 def test_encoding_carries_tensors_and_arrays():
-    encoder = _Encoder()
+    encoder = Encoder()
     value = {
         "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2, 3)}},
         "array": np.array([[1, 2], [3, 4]], dtype=np.int16),
         "objects": np.array(["a", 1], dtype=object),
     }
-    decoded = _decode(json.loads(json.dumps(encoder.encode(value))), encoder.tensors)
+    decoded = decode(json.loads(json.dumps(encoder.encode(value))), encoder.tensors)
     assert torch.equal(decoded["state"][0]["exp_avg"], torch.ones(2, 3))
     assert decoded["array"].dtype == np.int16 and decoded["array"].shape == (2, 2)
     assert decoded["objects"].tolist() == ["a", 1]
     with pytest.raises(TypeError, match="cannot be stored"):
-        _Encoder().encode({"fn": print})
+        Encoder().encode({"fn": print})
 
 
 def test_docs_warn_that_pickles_are_for_trusted_files_only():

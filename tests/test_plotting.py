@@ -1,4 +1,10 @@
-"""The plotting displays draw the numbers they claim to draw (checked in the artists' data)."""
+"""The plotting displays draw the numbers they claim to draw (checked in the artists' data).
+
+The displays are the API; the ``plot_*`` functions are checked to be one-call shortcuts.
+"""
+
+import ast
+import inspect
 
 import matplotlib
 
@@ -65,7 +71,7 @@ def test_per_class_accuracy_points_are_recall_against_training_counts(tmp_path):
     y_pred = np.array(["cat"] * 4 + ["dog", "dog", "cat", "cat"] + ["cat", "cat"])
     counts = {"cat": 1000, "dog": 100, "eel": 10}
 
-    display = plot_per_class_accuracy(y_true, y_pred, counts)
+    display = PerClassAccuracyDisplay.from_predictions(y_true, y_pred, counts)
 
     assert isinstance(display, PerClassAccuracyDisplay)
     np.testing.assert_allclose(display.scatter_.get_offsets(), [[1000, 1.0], [100, 0.5], [10, 0]])
@@ -94,7 +100,7 @@ def test_per_class_accuracy_accepts_value_counts_and_skips_classes_without_test_
 
 def test_per_class_accuracy_array_counts_must_match_the_classes():
     with pytest.raises(ValueError, match="pass labels="):
-        plot_per_class_accuracy([0, 1, 2], [0, 1, 2], [10, 5])
+        PerClassAccuracyDisplay.from_predictions([0, 1, 2], [0, 1, 2], [10, 5])
 
 
 def test_per_class_accuracy_from_estimator_draws_on_the_given_axes(fitted_elm, imbalanced_data):
@@ -124,14 +130,14 @@ def test_from_estimator_refuses_an_unfitted_estimator():
     with pytest.raises(NotFittedError):
         PerClassAccuracyDisplay.from_estimator(ELMClassifier(), np.zeros((2, 2)), [0, 1])
     with pytest.raises(NotFittedError):
-        plot_margins(ELMClassifier())
+        MarginsDisplay.from_estimator(ELMClassifier())
     with pytest.raises(NotFittedError):
-        plot_training_history(ELMClassifier())
+        TrainingHistoryDisplay.from_estimator(ELMClassifier())
 
 
 # ------------------------------------------------------------------ margins
 def test_margin_bars_are_the_fitted_margins(fitted_elm, tmp_path):
-    display = plot_margins(fitted_elm)
+    display = MarginsDisplay.from_estimator(fitted_elm)
 
     assert isinstance(display, MarginsDisplay)
     heights = [bar.get_height() for bar in display.bars_]
@@ -161,7 +167,7 @@ def test_ldam_margins_have_no_elm_gap(imbalanced_data):
     X_train, y_train, _, _ = imbalanced_data
     ldam = ELMClassifier(loss="ldam", max_epochs=1, random_state=0).fit(X_train, y_train)
 
-    display = plot_margins(ldam)
+    display = MarginsDisplay.from_estimator(ldam)
 
     assert display.gap_range_ is None
     np.testing.assert_allclose([bar.get_height() for bar in display.bars_], ldam.margins_)
@@ -169,7 +175,7 @@ def test_ldam_margins_have_no_elm_gap(imbalanced_data):
 
 # ------------------------------------------------------------------ training history
 def test_training_history_lines_follow_the_history(fitted_elm, tmp_path):
-    display = plot_training_history(fitted_elm)
+    display = TrainingHistoryDisplay.from_estimator(fitted_elm)
 
     assert isinstance(display, TrainingHistoryDisplay)
     line = display.lines_["train_loss"]
@@ -186,7 +192,7 @@ def test_training_history_with_validation_and_without_drw(imbalanced_data):
     clf = ELMClassifier(loss="ce", early_stopping=True, max_epochs=4, random_state=0)
     clf.fit(X_train, y_train)
 
-    display = plot_training_history(clf, log_scale=True)
+    display = TrainingHistoryDisplay.from_estimator(clf, log_scale=True)
 
     np.testing.assert_allclose(
         display.lines_["valid_loss"].get_ydata(), clf.history_[:, "valid_loss"]
@@ -197,3 +203,52 @@ def test_training_history_with_validation_and_without_drw(imbalanced_data):
         "training loss",
         "validation loss",
     ]
+
+
+# ------------------------------------------------------------------ shortcuts
+SHORTCUTS = [
+    pytest.param(
+        plot_per_class_accuracy,
+        PerClassAccuracyDisplay,
+        "from_predictions",
+        ([0, 1], [0, 0], [9, 1]),
+        id="plot_per_class_accuracy",
+    ),
+    pytest.param(
+        plot_margins, MarginsDisplay, "from_estimator", ("estimator",), id="plot_margins"
+    ),
+    pytest.param(
+        plot_training_history,
+        TrainingHistoryDisplay,
+        "from_estimator",
+        ("estimator",),
+        id="plot_training_history",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shortcut", "display", "method", "args"), SHORTCUTS)
+def test_shortcuts_pass_everything_to_the_display(monkeypatch, shortcut, display, method, args):
+    calls = []
+
+    def record(cls, *args, **kwargs):
+        calls.append((cls, args, kwargs))
+        return "drawn"
+
+    monkeypatch.setattr(display, method, classmethod(record))
+
+    assert shortcut(*args, ax="the axes", option="value") == "drawn"
+    assert calls == [(display, args, {"ax": "the axes", "option": "value"})]
+
+
+@pytest.mark.parametrize(("shortcut", "display", "method", "args"), SHORTCUTS)
+def test_shortcuts_are_one_call_with_a_documented_target(shortcut, display, method, args):
+    """No drawing logic in the shortcuts: their body is ``return Display.from_...(...)``."""
+    function = ast.parse(inspect.getsource(shortcut)).body[0]
+    statements = function.body[1:]  # after the docstring
+    assert len(statements) == 1 and isinstance(statements[0], ast.Return)
+    call = statements[0].value
+    assert ast.unparse(call.func) == f"{display.__name__}.{method}"
+    doc = inspect.getdoc(shortcut)
+    assert f"Shortcut for ``{display.__name__}.{method}(" in doc
+    assert f"See Also\n--------\n{display.__name__}.{method} :" in doc

@@ -1,0 +1,504 @@
+"""The runner of the benchmark: splits, one scored cell, and the grid of cells.
+
+A cell is one method fitted on the training part of one split of one dataset and scored on its
+test part. Cells are independent, so they run in joblib workers (or on a dask cluster) and are
+appended to ``results.csv`` as they finish. The split of a dataset is made once, in the main
+process, and shared by every method: only the method differs between the cells of a split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_backend
+from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, roc_auc_score
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from ..datasets import make_long_tailed
+from ..metrics import geometric_mean_score, per_class_accuracy, shot_accuracy
+from ._methods import (
+    INNER_FOLDS,
+    METHOD_TABLE,
+    METHODS,
+    NETWORK_PARAMS,
+    make_custom_method,
+    make_method,
+)
+from ._results import (
+    CELL_KEYS,
+    PER_CLASS_COLUMNS,
+    RESULT_COLUMNS,
+    append_rows,
+    check_protocol,
+    package_versions,
+    read_results,
+)
+
+__all__ = ["METRICS", "run_benchmark"]
+
+#: the metrics ``--metric`` can rank, with their scikit-learn scorer (inner CV of ``--tune``)
+METRICS = {
+    "balanced_accuracy": "balanced_accuracy",
+    "macro_f1": "f1_macro",
+    "g_mean": make_scorer(geometric_mean_score, average="multiclass"),
+}
+
+
+def _seed(*entropy):
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0] % (2**31 - 1))
+
+
+def _cell_seed(seed, repeat, fold):
+    # the same seed for every method of a (repeat, fold): only the method differs
+    return _seed(seed, repeat, fold)
+
+
+def _cv_splits(dataset, n_splits, n_repeats, seed):
+    """Repeated stratified k-fold, ``n_splits`` reduced to the smallest class count."""
+    smallest = int(dataset.class_counts.min())
+    if n_splits > smallest:
+        note = f"{n_splits} folds reduced to {smallest}: its smallest class has {smallest} samples"
+        if note not in dataset.notes:
+            dataset.notes.append(note)
+        n_splits = smallest
+    cv = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+    splits = cv.split(np.zeros((dataset.y.size, 1)), dataset.y)
+    return [
+        (index // n_splits, index % n_splits, train, test)
+        for index, (train, test) in enumerate(splits)
+    ]
+
+
+def _long_tail_splits(dataset, n_splits, n_repeats, seed):
+    """The long-tail protocol: per repeat, one stratified split of the source, train made LT.
+
+    There are ``n_splits * n_repeats`` repeats, so that a long-tailed dataset has as many
+    scored cells as a k-fold one; each test part is ``1 / n_splits`` of the source. The split
+    and the subsampling of each repeat have their own seeds.
+    """
+    splits = []
+    for repeat in range(n_splits * n_repeats):
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=1 / n_splits, random_state=_seed(seed, repeat, 0)
+        )
+        train, test = next(splitter.split(np.zeros((dataset.y.size, 1)), dataset.y))
+        # make_long_tailed subsamples the rows it is given: here, the training indices
+        train, _ = make_long_tailed(
+            train,
+            dataset.y[train],
+            imbalance_ratio=dataset.lt_ratio,
+            random_state=_seed(seed, repeat, 1),
+        )
+        splits.append((repeat, 0, train, test))
+    return splits
+
+
+def make_splits(dataset, n_splits, n_repeats, seed):
+    """The ``(repeat, fold, train, test)`` index arrays of a dataset under its protocol.
+
+    Parameters
+    ----------
+    dataset : BenchmarkDataset
+        The dataset; its ``protocol`` chooses k-fold or long-tail splits.
+    n_splits : int
+        Folds of k-fold cross-validation; a long-tailed dataset holds out ``1 / n_splits`` of
+        its source per repeat.
+    n_repeats : int
+        Repeats of k-fold; a long-tailed dataset gets ``n_splits * n_repeats`` repeats.
+    seed : int
+        Seed of the splits (and of the long-tailed subsampling).
+
+    Returns
+    -------
+    splits : list of tuple
+        ``(repeat, fold, train_indices, test_indices)``.
+    """
+    if dataset.protocol == "long-tail":
+        return _long_tail_splits(dataset, n_splits, n_repeats, seed)
+    return _cv_splits(dataset, n_splits, n_repeats, seed)
+
+
+def _one_line(message):
+    return " ".join(str(message).split())  # one CSV line per row, whatever the message
+
+
+def _warning_note(caught):
+    messages = dict.fromkeys(f"{w.category.__name__}: {_one_line(w.message)}" for w in caught)
+    note = " | ".join(messages)
+    return note if len(note) <= 300 else note[:297] + "..."
+
+
+def _roc_auc(y_true, proba, n_classes):
+    if n_classes == 2:
+        return roc_auc_score(y_true, proba[:, 1])
+    return roc_auc_score(
+        y_true, proba, multi_class="ovr", average="macro", labels=np.arange(n_classes)
+    )
+
+
+_WARMED_UP_DEVICES = set()
+
+
+def _warm_up_torch(device):
+    """Fit a tiny network once per process, so that no cell's fit_time pays torch's set-up."""
+    if device in _WARMED_UP_DEVICES:
+        return
+    X = np.random.RandomState(0).normal(size=(8, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        make_method("elm", [4, 4], network_params={"max_epochs": 1}, device=device).fit(
+            X, np.arange(8) % 2
+        )
+    _WARMED_UP_DEVICES.add(device)
+
+
+def _build(method, estimator, train_counts, random_state, settings):
+    if estimator is not None:
+        return make_custom_method(estimator)
+    return make_method(
+        method,
+        train_counts,
+        network_params=settings["network_params"],
+        random_state=random_state,
+        device=settings["device"],
+        tune=settings["tuned"],
+        scoring=METRICS[settings["metric"]],
+    )
+
+
+def _best_params(model):
+    search = model if hasattr(model, "best_params_") else None
+    if search is None and hasattr(model, "named_steps"):
+        search = model.named_steps.get("classify")
+    params = getattr(search, "best_params_", None)
+    return json.dumps(params, sort_keys=True, default=str) if params is not None else ""
+
+
+def _evaluate_cell(dataset, method, estimator, repeat, fold, train, test, seed, settings):
+    """Fit and score one cell on one thread; a failure becomes NaN scores and an error."""
+    import torch
+
+    # Small models on a shared machine: one thread per cell is faster and steadier than
+    # several (OpenMP spin-waiting made a 2-thread HistGradientBoosting fit 10x slower on 2
+    # busy cores); parallelism comes from running cells side by side (n_jobs).
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            if estimator is not None or METHOD_TABLE[method].family != "baseline":
+                _warm_up_torch(settings["device"])
+            return _score_cell(
+                dataset, method, estimator, repeat, fold, train, test, seed, settings
+            )
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, settings):
+    X_train, y_train = dataset.X[train], dataset.y[train]
+    X_test, y_test = dataset.X[test], dataset.y[test]
+    n_classes = dataset.class_names.size
+    train_counts = np.bincount(y_train, minlength=n_classes)
+    row = dict.fromkeys(RESULT_COLUMNS, np.nan)
+    row.update(
+        dataset=dataset.name,
+        method=method,
+        tuned=settings["tuned"],
+        repeat=repeat,
+        fold=fold,
+        seed=seed,
+        n_train=y_train.size,
+        n_test=y_test.size,
+        best_params="",
+        error="",
+        note="",
+    )
+    per_class = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = _build(
+                method, estimator, train_counts, _cell_seed(seed, repeat, fold), settings
+            )
+            start = time.perf_counter()
+            model.fit(X_train, y_train)
+            row["fit_time"] = time.perf_counter() - start
+            start = time.perf_counter()
+            y_pred = model.predict(X_test)
+            row["predict_time"] = time.perf_counter() - start
+            row["balanced_accuracy"] = balanced_accuracy_score(y_test, y_pred)
+            row["macro_f1"] = f1_score(y_test, y_pred, average="macro", zero_division=0)
+            row["g_mean"] = geometric_mean_score(y_test, y_pred, average="multiclass")
+            if hasattr(model, "predict_proba"):
+                row["roc_auc"] = _roc_auc(y_test, model.predict_proba(X_test), n_classes)
+            if dataset.protocol == "long-tail":
+                shots = shot_accuracy(y_test, y_pred, dict(enumerate(train_counts.tolist())))
+                for group in ("many", "medium", "few"):
+                    row[f"{group}_shot_accuracy"] = shots[group]
+            row["best_params"] = _best_params(model)
+            accuracies = per_class_accuracy(y_test, y_pred, labels=np.arange(n_classes))
+            per_class = [
+                {
+                    "dataset": dataset.name,
+                    "method": method,
+                    "tuned": settings["tuned"],
+                    "repeat": repeat,
+                    "fold": fold,
+                    "class": str(name),
+                    "train_count": int(count),
+                    "accuracy": float(accuracy),
+                }
+                for name, count, accuracy in zip(
+                    dataset.class_names, train_counts, accuracies, strict=True
+                )
+            ]
+        except Exception as exc:  # one failed cell must not end a long run
+            row["error"] = f"{type(exc).__name__}: {_one_line(exc)}"[:300]
+    row["note"] = _warning_note(caught)
+    return row, per_class
+
+
+def normalize_methods(methods):
+    """``[(name, estimator or None)]`` from names, ``(name, estimator)`` pairs or a dict.
+
+    Parameters
+    ----------
+    methods : sequence or dict
+        Built-in method names (:data:`METHODS`) and ``(name, estimator)`` pairs, or a dict
+        ``{name: estimator}``; a name mapped to None is a built-in method.
+
+    Returns
+    -------
+    methods : list of tuple
+        ``(name, estimator)``, ``estimator`` None for a built-in method.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown, used twice, or an estimator is not a classifier.
+    """
+    items = list(methods.items()) if isinstance(methods, dict) else list(methods)
+    normalized, unknown = [], []
+    for item in items:
+        name, estimator = (item, None) if isinstance(item, str) else tuple(item)
+        if estimator is None and name not in METHOD_TABLE:
+            unknown.append(name)
+            continue
+        if estimator is not None:
+            if name in METHOD_TABLE:
+                raise ValueError(f"{name!r} is a built-in method; give your estimator another name")
+            if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+                raise ValueError(f"the estimator of {name!r} is not a classifier: {estimator!r}")
+        normalized.append((str(name), estimator))
+    if unknown:
+        raise ValueError(
+            f"unknown method(s) {', '.join(unknown)}; choose among {', '.join(METHODS)}"
+        )
+    names = [name for name, _ in normalized]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"method(s) named twice: {', '.join(repeated)}")
+    return normalized
+
+
+def _device_name(device):
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return str(device)
+
+
+def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
+    protocol = {
+        "folds": n_splits,
+        "repeats": n_repeats,
+        "seed": seed,
+        "long_tail": {"test_size": 1 / n_splits, "repeats": n_splits * n_repeats},
+        "network_params": settings["network_params"],
+        "tune": settings["tune"],
+        "device": _device_name(settings["device"]),
+        "versions": package_versions(),
+        "methods": {
+            name: "built-in" if estimator is None else repr(estimator)
+            for name, estimator in methods
+        },
+        "datasets": {
+            dataset.name: {"sha256": dataset.digest(), "protocol": dataset.protocol}
+            for dataset in datasets
+        },
+    }
+    if settings["tune"]:  # the inner scorer makes the tuned scores
+        protocol["inner_cv"] = {"folds": INNER_FOLDS, "metric": settings["metric"]}
+    return protocol
+
+
+def run_benchmark(
+    datasets,
+    methods=METHODS,
+    out_dir="benchmark_results",
+    *,
+    n_splits=5,
+    n_repeats=2,
+    seed=0,
+    network_params=None,
+    device="cpu",
+    tune=False,
+    metric="balanced_accuracy",
+    n_jobs=1,
+    dask_scheduler=None,
+    progress=True,
+    log=None,
+):
+    """Score every method on every split of every dataset, appending to ``results.csv``.
+
+    The grid of (dataset, method, repeat, fold) cells runs in joblib workers; the main process
+    appends each cell to ``out_dir/results.csv`` (and its per-class accuracies to
+    ``per_class.csv``) as soon as it finishes. Cells already in ``results.csv`` are skipped,
+    so an interrupted run resumes where it stopped; ``protocol.json`` records the protocol,
+    the package versions, the device and a hash of each dataset, and a run whose protocol
+    differs from the folder's stops instead of mixing results. The splits come from
+    :func:`make_splits`, the same for every method.
+
+    Parameters
+    ----------
+    datasets : list of BenchmarkDataset
+        The datasets.
+    methods : sequence or dict, default=METHODS
+        Built-in method names, ``(name, estimator)`` pairs, or a ``{name: estimator}`` dict
+        with any scikit-learn or imbalanced-learn classifier or pipeline: it is cloned for
+        every cell behind the same imputation and standardisation as the built-in methods.
+    out_dir : str or path-like, default="benchmark_results"
+        The results folder.
+    n_splits : int, default=5
+        Folds of k-fold cross-validation (test fraction of the long-tail protocol).
+    n_repeats : int, default=2
+        Repeats of k-fold cross-validation.
+    seed : int, default=0
+        Seed of the splits and, through a per-split seed, of every network, sampler and
+        ensemble.
+    network_params : dict, default=None
+        ELMClassifier settings of all network methods; defaults to :data:`NETWORK_PARAMS`.
+    device : str, default="cpu"
+        Torch device of the networks.
+    tune : bool, default=False
+        Also run, for every built-in method with a grid, a tuned cell: its parameters chosen
+        on the training part by inner 3-fold cross-validation (see :func:`make_method`). The
+        untuned cells run too, so that both rankings come from the same splits.
+    metric : {"balanced_accuracy", "macro_f1", "g_mean"}, default="balanced_accuracy"
+        Scorer of the inner cross-validation of ``tune``.
+    n_jobs : int, default=1
+        Parallel cells (joblib); -1 uses every core. Every cell runs on one thread (torch,
+        BLAS and OpenMP), so ``n_jobs`` is the number of cores used.
+    dask_scheduler : str, default=None
+        Address of a dask.distributed scheduler: the cells run on its workers (joblib's dask
+        backend) instead of local processes.
+    progress : bool, default=True
+        Show a tqdm progress bar with the ETA on stderr.
+    log : callable, default=None
+        Receives progress messages; defaults to printing them on stderr.
+
+    Returns
+    -------
+    results : DataFrame
+        The rows of ``results.csv`` that belong to ``datasets`` x ``methods``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_elm.benchmark import BenchmarkDataset, run_benchmark
+    >>> wine = BenchmarkDataset.from_arrays("wine", *load_wine(return_X_y=True))
+    >>> results = run_benchmark([wine], ["logreg-balanced", ("knn", KNeighborsClassifier())],
+    ...                         tempfile.mkdtemp(), n_splits=2, n_repeats=1, progress=False,
+    ...                         log=lambda message: None)
+    >>> results.groupby("method")["fold"].count().to_dict()
+    {'knn': 2, 'logreg-balanced': 2}
+    >>> bool(results["balanced_accuracy"].between(0, 1).all())
+    True
+    """
+    log = log or print_stderr
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose among {', '.join(METRICS)}")
+    methods = normalize_methods(methods)
+    network_params = dict(NETWORK_PARAMS if network_params is None else network_params)
+    settings = {
+        "network_params": network_params,
+        "device": device,
+        "tune": bool(tune),
+        "metric": metric,
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_protocol(out_dir, _protocol(datasets, methods, n_splits, n_repeats, seed, settings))
+    results_path, per_class_path = out_dir / "results.csv", out_dir / "per_class.csv"
+    done = set(read_results(out_dir)[CELL_KEYS].itertuples(index=False, name=None))
+
+    tasks = []
+    for dataset in datasets:
+        for repeat, fold, train, test in make_splits(dataset, n_splits, n_repeats, seed):
+            for name, estimator in methods:
+                tuned_options = [False]
+                if tune and estimator is None and METHOD_TABLE[name].grid:
+                    tuned_options.append(True)
+                for tuned in tuned_options:
+                    if (dataset.name, name, tuned, repeat, fold) not in done:
+                        cell_settings = {**settings, "tuned": tuned}
+                        tasks.append(
+                            (dataset, name, estimator, repeat, fold, train, test, cell_settings)
+                        )
+    log(
+        f"{len(tasks)} cells to run ({len(done)} already in {results_path}); "
+        f"{len(datasets)} datasets x {len(methods)} methods"
+    )
+    for dataset in datasets:
+        for note in dataset.notes:
+            log(f"{dataset.name}: {note}")
+
+    backend = contextlib.nullcontext()
+    if dask_scheduler is not None:
+        from distributed import Client  # optional: pip install "sklearn-elm[dask]"
+
+        client = Client(dask_scheduler)
+        backend = parallel_backend("dask", client=client)
+        n_jobs = -1
+    with backend:
+        cells = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_evaluate_cell)(dataset, name, estimator, repeat, fold, train, test, seed, s)
+            for dataset, name, estimator, repeat, fold, train, test, s in tasks
+        )
+        with tqdm(
+            total=len(tasks),
+            desc="benchmark",
+            unit="cell",
+            disable=not progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        ) as bar:
+            for row, per_class in cells:
+                # per-class rows first: a cell in results.csv always has its per-class rows
+                append_rows(per_class_path, per_class, PER_CLASS_COLUMNS)
+                append_rows(results_path, [row], RESULT_COLUMNS)
+                bar.set_postfix_str(f"{row['dataset']} / {row['method']}", refresh=False)
+                bar.update()
+    if dask_scheduler is not None:
+        client.close()
+    results = read_results(out_dir)
+    selected = results["dataset"].isin([d.name for d in datasets]) & results["method"].isin(
+        [name for name, _ in methods]
+    )
+    return results[selected].reset_index(drop=True)
+
+
+def print_stderr(message):
+    """Print a message on stderr without breaking the progress bar."""
+    tqdm.write(message, file=sys.stderr)

@@ -1,0 +1,652 @@
+"""``ELMClassifierCV``: ``ELMClassifier`` with its margin parameters tuned by cross-validation."""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+from collections import defaultdict
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._batched import fit_members
+from ._builder import ROUTED_PREFIXES as _ROUTED_PREFIXES
+from ._builder import module_input_shape
+from .classifier import EXPECTED_FAILED_CHECKS as _SINGLE_FIT_FAILURES
+from .classifier import ELMClassifier
+
+__all__ = ["DEFAULT_PARAM_GRID", "ELMClassifierCV", "EXPECTED_FAILED_CHECKS"]
+
+#: scikit-learn estimator checks that cannot pass, with the reason: those of ELMClassifier,
+#: whose fits the search runs
+EXPECTED_FAILED_CHECKS = dict(_SINGLE_FIT_FAILURES)
+
+#: The grid searched when ``param_grid=None``: 16 candidates over the weight of the hardest
+#: wrong class's margin (``lam``; 0 is LDAM; a negative value widens the required gap
+#: Δ_y - λ·Δ_ĵ instead of narrowing it), the largest margin and deferred re-weighting.
+DEFAULT_PARAM_GRID = {
+    "lam": [-0.5, 0.0, 0.5, 1.0],
+    "max_m": [0.3, 0.5],
+    "drw_start": [None, 0.8],
+}
+
+_ELM_PARAMS = tuple(ELMClassifier._get_param_names())
+
+
+class ELMClassifierCV(ClassifierMixin, BaseEstimator):
+    """``ELMClassifier`` whose ``lam``, ``max_m`` and ``drw_start`` are chosen by cross-validation.
+
+    In the style of scikit-learn's ``LogisticRegressionCV``: every ``ELMClassifier`` parameter
+    is a fixed base setting, ``param_grid`` lists the candidates, and every (candidate, fold)
+    network is trained at once by a batched trainer that stacks the networks' weights, so the
+    whole search costs a few single fits rather than one fit per candidate and fold. Each
+    batched network is the network ``ELMClassifier`` would train with the same parameters and
+    seed (same initial weights, same batch order; predictions equal to float32 rounding).
+    Networks the batched trainer does not cover (images, dropout, focal loss, early stopping,
+    callbacks, mixed precision, custom modules or optimizers) are trained one by one with
+    ``ELMClassifier.fit``; ``cv_results_["batched"]`` says which. The best candidate is then
+    refitted on all the data as an ordinary ``ELMClassifier`` (``best_estimator_``).
+
+    Parameters
+    ----------
+    loss : {"elm", "ldam", "ce", "focal", "cb", "la"}, default="elm"
+        Training criterion, as in :class:`ELMClassifier`.
+    max_m : float, default=0.5
+        Largest per-class margin (base value; usually searched).
+    lam : float, default=1.0
+        Weight of the hardest wrong class's margin (base value; usually searched).
+    s : float, default=30.0
+        Logit scale.
+    gamma : float, default=2.0
+        Focusing parameter of the focal loss.
+    tau : float, default=1.0
+        Temperature of the logit-adjusted loss.
+    drw_start : "auto", int, float or None, default="auto"
+        Start of deferred re-weighting (base value; usually searched).
+    beta : float, default=0.9999
+        Hyper-parameter of the class-balanced weights.
+    module : {"mlp", "cnn", "resnet32"}, torch.nn.Module class or instance, default=None
+        The network, as in :class:`ELMClassifier`; only the default MLP is trained batched.
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Hidden layers of the default MLP.
+    dropout : float, default=0.0
+        Dropout of the default MLP (> 0 is trained one fit at a time).
+    head : {"cosine", "linear"}, default="cosine"
+        Classifier head.
+    input_shape : tuple of int, default=None
+        Per-sample image shape for flat rows.
+    augment : bool, default=False
+        Train-time image augmentation.
+    optimizer : {"adam", "adamw", "sgd"} or torch.optim.Optimizer class, default="adam"
+        Optimizer; custom classes are trained one fit at a time.
+    lr : float, default=0.01
+        Learning rate.
+    weight_decay : float, default=0.0
+        Weight decay.
+    lr_schedule : None, "paper" or WarmupMultiStepLR, default=None
+        Learning-rate schedule.
+    batch_size : int, default=128
+        Mini-batch size.
+    max_epochs : int, default=60
+        Training epochs.
+    early_stopping : bool, default=False
+        Early stopping on a held-out part of each training fold.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping.
+    classes : array-like, default=None
+        All class labels.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of every fit.
+    warm_start : bool, default=False
+        Passed to the refitted estimator; the search's fits always start afresh.
+    checkpoint_dir : str or path-like, default=None
+        Checkpoint directory of the fits (forces one fit at a time).
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Training precision.
+    compile : bool, default=False
+        ``torch.compile`` the module.
+    device : str, default="auto"
+        Torch device; "auto" picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default cross-validation split and every network (as in
+        :class:`ELMClassifier`: the same value gives the same initial weights and batch order).
+    verbose : int, default=0
+        Verbosity of the one-by-one fits.
+    param_grid : dict, list of dicts or None, default=None
+        ``ELMClassifier`` parameters to search, as in ``GridSearchCV``. ``None`` searches
+        :data:`DEFAULT_PARAM_GRID`: ``lam`` in (-0.5, 0, 0.5, 1), ``max_m`` in (0.3, 0.5) and
+        ``drw_start`` in (None, 0.8), 16 candidates.
+    cv : int, cross-validation generator or iterable, default=None
+        ``None`` is 5-fold ``StratifiedKFold`` shuffled with ``random_state``; an int is that
+        many such folds; anything else is used as in ``GridSearchCV``.
+    scoring : str or callable, default="balanced_accuracy"
+        Any scikit-learn scorer name, or a callable ``scorer(estimator, X, y)``.
+    refit : bool, default=True
+        Refit the best candidate on all the data (needed for ``predict``).
+    error_score : "raise" or float, default=np.nan
+        Score recorded when a fit or a scorer fails (with a ``FitFailedWarning``); "raise"
+        raises the error instead.
+    max_batched_members : int, default=None
+        Most networks trained together in one batched group; ``None`` sizes the groups so
+        that their estimated peak memory stays under 1 GiB.
+    n_jobs : int, default=None
+        Batched groups trained at the same time, each in its own thread running one torch
+        thread (torch's thread setting is restored afterwards). ``None`` trains one group
+        after the other with torch's current threads. On a CPU with few cores, ``n_jobs``
+        equal to the number of cores is usually fastest.
+    **kwargs
+        skorch-style routed parameters (``module__*``, ``optimizer__*``, ...), as in
+        :class:`ELMClassifier`; they make the fits run one at a time.
+
+    Attributes
+    ----------
+    cv_results_ : dict of ndarrays
+        As ``GridSearchCV.cv_results_`` (``params``, ``param_*``, ``split{k}_test_score``,
+        ``mean_test_score``, ``std_test_score``, ``rank_test_score``, ``mean_fit_time``,
+        ``std_fit_time``, ``mean_score_time``, ``std_score_time``), plus ``batched``: whether
+        all of a candidate's fits ran in the batched trainer.
+    best_index_ : int
+        Index of the best candidate in ``cv_results_``.
+    best_params_ : dict
+        Parameters of the best candidate.
+    best_score_ : float
+        Mean cross-validated score of the best candidate.
+    best_estimator_ : ELMClassifier
+        The best candidate refitted on all the data (only with ``refit=True``).
+    batched_ : ndarray of bool of shape (n_candidates, n_splits)
+        Whether each fit ran in the batched trainer.
+    n_splits_ : int
+        Number of cross-validation splits.
+    refit_time_ : float
+        Seconds spent refitting the best candidate.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Only when ``X`` had string column names.
+
+    See Also
+    --------
+    ELMClassifier : The estimator searched over.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn_elm import ELMClassifierCV
+    >>> X, y = make_classification(n_samples=300, weights=[0.9, 0.1], random_state=0)
+    >>> search = ELMClassifierCV(param_grid={"lam": [0.0, 1.0]}, cv=3, max_epochs=5,
+    ...                          random_state=0).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['lam']
+    >>> search.cv_results_["split2_test_score"].shape
+    (2,)
+    >>> search.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **ELMClassifier._parameter_constraints,
+        "param_grid": [dict, list, None],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable],
+        "refit": ["boolean"],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+        "max_batched_members": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        loss="elm",
+        *,
+        max_m=0.5,
+        lam=1.0,
+        s=30.0,
+        gamma=2.0,
+        tau=1.0,
+        drw_start="auto",
+        beta=0.9999,
+        module=None,
+        hidden_layer_sizes=(100,),
+        dropout=0.0,
+        head="cosine",
+        input_shape=None,
+        augment=False,
+        optimizer="adam",
+        lr=0.01,
+        weight_decay=0.0,
+        lr_schedule=None,
+        batch_size=128,
+        max_epochs=60,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        classes=None,
+        callbacks=None,
+        warm_start=False,
+        checkpoint_dir=None,
+        precision="fp32",
+        compile=False,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        param_grid=None,
+        cv=None,
+        scoring="balanced_accuracy",
+        refit=True,
+        error_score=np.nan,
+        max_batched_members=None,
+        n_jobs=None,
+        **kwargs,
+    ):
+        self.loss = loss
+        self.max_m = max_m
+        self.lam = lam
+        self.s = s
+        self.gamma = gamma
+        self.tau = tau
+        self.drw_start = drw_start
+        self.beta = beta
+        self.module = module
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.head = head
+        self.input_shape = input_shape
+        self.augment = augment
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.classes = classes
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.precision = precision
+        self.compile = compile
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.param_grid = param_grid
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.error_score = error_score
+        self.max_batched_members = max_batched_members
+        self.n_jobs = n_jobs
+        vars(self).update(kwargs)
+
+    # ------------------------------------------------------------------ params
+    def _extra_params(self):
+        named = set(self._get_param_names())
+        return {
+            key: value for key, value in vars(self).items()
+            if key not in named and not key.startswith("_") and not key.endswith("_")
+        }
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._extra_params())
+        return params
+
+    def set_params(self, **params):
+        named = set(self._get_param_names())
+        vars(self).update({k: params.pop(k) for k in list(params) if k not in named})
+        return super().set_params(**params)
+
+    def _base_params(self):
+        """The fixed ``ELMClassifier`` parameters (named and routed)."""
+        params = {name: getattr(self, name) for name in _ELM_PARAMS}
+        params.update(self._extra_params())
+        return params
+
+    def _checked_estimator(self, params):
+        """An ``ELMClassifier`` with ``params``, validated as its ``fit`` would (no training)."""
+        estimator = ELMClassifier(**params)
+        estimator._validate_params()
+        estimator._validate_extra_params()
+        estimator._validate_structured_params()
+        return estimator
+
+    def _candidates(self):
+        grid = DEFAULT_PARAM_GRID if self.param_grid is None else self.param_grid
+        if isinstance(grid, dict):
+            grid = [grid]
+        if not grid or any(not isinstance(g, dict) or not g for g in grid):
+            raise ValueError(
+                "param_grid must be a non-empty dict, or a non-empty list of non-empty dicts, "
+                f"of ELMClassifier parameters; got {self.param_grid!r}"
+            )
+        known = set(_ELM_PARAMS)
+        for g in grid:
+            unknown = sorted(k for k in g if k not in known and not k.startswith(_ROUTED_PREFIXES))
+            if unknown:
+                raise ValueError(
+                    f"param_grid has parameters {unknown} that ELMClassifier does not take; "
+                    f"valid parameters are {sorted(known)} and skorch-routed ones starting "
+                    f"with {_ROUTED_PREFIXES}"
+                )
+        try:
+            candidates = list(ParameterGrid(grid))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"param_grid is malformed: {exc}") from exc
+        base = self._base_params()
+        for candidate in candidates:
+            self._checked_estimator({**base, **candidate})
+        return candidates
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Search the grid by cross-validation, then refit the best candidate on all data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, [C,] H, W)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-sample weights of the training loss (not of the scores).
+
+        Returns
+        -------
+        self : ELMClassifierCV
+        """
+        base = self._checked_estimator(self._base_params())
+        candidates = self._candidates()
+        X, y = validate_data(
+            self, X, y, dtype=(np.float32, np.float64), allow_nd=True, ensure_min_features=1,
+            y_numeric=False,
+        )
+        check_classification_targets(y)
+        # the data checks of ELMClassifier.fit, run once before any training
+        base._check_X_shape(X, reset=True)
+        base._image_shape_ = module_input_shape(base.input_shape, X.shape[1:])
+        if base.input_shape is not None and X.ndim != 2:
+            raise ValueError("input_shape is for flat 2-D X; X already has shape " f"{X.shape}")
+        base._check_module_input(X)
+        labels = np.unique(y)
+        if base.classes is not None:
+            unknown = np.setdiff1d(labels, np.asarray(base.classes))
+            if unknown.size:
+                raise ValueError(f"y contains labels {unknown.tolist()} not in classes")
+        if labels.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y; got only "
+                f"one class: {labels.tolist()}"
+            )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32,
+                                                 ensure_non_negative=True)
+            if np.unique(y[sample_weight > 0]).size < 2:
+                raise ValueError(
+                    "sample_weight leaves a single class with positive weight; at least 2 "
+                    "classes are needed"
+                )
+        scorer = check_scoring(base, scoring=self.scoring)
+        splits = self._splits(X, y)
+
+        base_params = self._base_params()
+        members = [({**base_params, **candidate}, train)
+                   for candidate in candidates for train, _ in splits]
+        results = fit_members(X, y, members, sample_weight,
+                              max_batched_members=self.max_batched_members,
+                              n_jobs=self.n_jobs)
+
+        n_candidates, n_splits = len(candidates), len(splits)
+        scores = np.empty((n_candidates, n_splits))
+        fit_times = np.empty_like(scores)
+        score_times = np.zeros_like(scores)
+        batched = np.empty(scores.shape, dtype=bool)
+        for index, result in enumerate(results):
+            c, k = divmod(index, n_splits)
+            fit_times[c, k], batched[c, k] = result.fit_time, result.batched
+            test = splits[k][1]
+            error = result.error
+            if error is None:
+                tic = time.perf_counter()
+                try:
+                    scores[c, k] = scorer(result.estimator, X[test], y[test])
+                except Exception as exc:  # recorded like GridSearchCV's error_score
+                    error = exc
+                score_times[c, k] = time.perf_counter() - tic
+            if error is not None:
+                if isinstance(self.error_score, str):  # "raise"
+                    raise error
+                scores[c, k] = self.error_score
+                warnings.warn(
+                    f"Fit or scoring of candidate {candidates[c]} on split {k} failed; its "
+                    f"score is set to {self.error_score}. Error: {error!r}",
+                    FitFailedWarning, stacklevel=2,
+                )
+
+        self.cv_results_ = _format_results(candidates, scores, fit_times, score_times, batched)
+        self.batched_ = batched
+        self.n_splits_ = n_splits
+        self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
+        self.best_params_ = candidates[self.best_index_]
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.classes_ = labels if base.classes is None else np.unique(np.asarray(base.classes))
+        if self.refit:
+            tic = time.perf_counter()
+            self.best_estimator_ = ELMClassifier(**{**base_params, **self.best_params_}).fit(
+                X, y, sample_weight=sample_weight
+            )
+            self.refit_time_ = time.perf_counter() - tic
+            self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def _splits(self, X, y):
+        cv = self.cv
+        if cv is None or isinstance(cv, numbers.Integral):
+            cv = StratifiedKFold(5 if cv is None else int(cv), shuffle=True,
+                                 random_state=self.random_state)
+        cv = check_cv(cv, y, classifier=True)
+        if isinstance(cv, StratifiedKFold):
+            labels, counts = np.unique(y, return_counts=True)
+            smallest = int(np.argmin(counts))
+            if counts.max() >= cv.n_splits > counts[smallest]:
+                warnings.warn(
+                    f"class {labels[smallest].tolist()!r} has only {counts[smallest]} samples, "
+                    f"fewer than the {cv.n_splits} folds: some training folds miss it (those "
+                    "networks are trained on the classes they see) and some test folds hold "
+                    "none of it",
+                    UserWarning, stacklevel=3,
+                )
+        with warnings.catch_warnings():
+            # named above, with the class
+            warnings.filterwarnings("ignore", message="The least populated class in y")
+            splits = list(cv.split(X, y))
+        if not splits:
+            raise ValueError("cv gave no splits")
+        return splits
+
+    # ------------------------------------------------------------------ predict
+    def _best(self):
+        check_is_fitted(self)
+        if not hasattr(self, "best_estimator_"):
+            raise AttributeError(
+                f"{type(self).__name__} was fitted with refit=False: it has no "
+                "best_estimator_ to predict with"
+            )
+        return self.best_estimator_
+
+    def _check_X(self, X):
+        best = self._best()
+        return best, validate_data(self, X, reset=False, dtype=(np.float32, np.float64),
+                                   allow_nd=True, ensure_min_features=1)
+
+    def decision_function(self, X):
+        """Scaled logits of the best estimator (see ``ELMClassifier.decision_function``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input rows.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Decision values.
+        """
+        best, X = self._check_X(X)
+        return best.decision_function(X)
+
+    def predict_proba(self, X):
+        """Class probabilities of the best estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        best, X = self._check_X(X)
+        return best.predict_proba(X)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input rows.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities.
+        """
+        best, X = self._check_X(X)
+        return best.predict_log_proba(X)
+
+    def predict(self, X):
+        """Class labels predicted by the best estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input rows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        best, X = self._check_X(X)
+        return best.predict(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of the best estimator on ``X``, ``y`` (``ELMClassifier.score``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input rows.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy.
+        """
+        best, X = self._check_X(X)
+        return best.score(X, y, sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the refitted best estimator without pickle (see ``ELMClassifier.save``).
+
+        The file holds ``best_estimator_``, an ordinary ``ELMClassifier``; :meth:`load`
+        (or :func:`sklearn_elm.persistence.load_model`) gives it back. ``cv_results_`` is not
+        stored: keep it with ``pandas.DataFrame(search.cv_results_).to_csv(...)``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write.
+
+        Returns
+        -------
+        self : ELMClassifierCV
+        """
+        self._best().save(path)
+        return self
+
+    @classmethod
+    def load(cls, path):
+        """Load the estimator saved by :meth:`save`, safely (nothing is unpickled).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        estimator : ELMClassifier
+            The refitted best estimator.
+        """
+        return ELMClassifier.load(path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def _format_results(candidates, scores, fit_times, score_times, batched):
+    """``cv_results_`` in ``GridSearchCV``'s layout."""
+    from scipy.stats import rankdata
+
+    n_candidates, n_splits = scores.shape
+    results = {
+        "mean_fit_time": fit_times.mean(1),
+        "std_fit_time": fit_times.std(1),
+        "mean_score_time": score_times.mean(1),
+        "std_score_time": score_times.std(1),
+    }
+    values = defaultdict(lambda: np.ma.MaskedArray(np.empty(n_candidates, dtype=object),
+                                                   mask=True))
+    for i, candidate in enumerate(candidates):
+        for name, value in candidate.items():
+            values[f"param_{name}"][i] = value
+    results.update(values)
+    results["params"] = candidates
+    for k in range(n_splits):
+        results[f"split{k}_test_score"] = scores[:, k]
+    means = scores.mean(1)
+    results["mean_test_score"] = means
+    results["std_test_score"] = scores.std(1)
+    if np.isnan(means).all():
+        rank = np.ones(n_candidates, dtype=np.int32)
+    else:
+        filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
+        rank = rankdata(-filled, method="min").astype(np.int32)
+    results["rank_test_score"] = rank
+    results["batched"] = batched.all(1)
+    return results
+

@@ -1,0 +1,243 @@
+"""``ELMClassifierCV``: GridSearchCV's results and layout, from the batched trainer."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_elm import ELMClassifier, ELMClassifierCV
+from sklearn_elm.model_selection import DEFAULT_PARAM_GRID, EXPECTED_FAILED_CHECKS
+
+SMALL = dict(max_epochs=3, batch_size=32, hidden_layer_sizes=(16,), device="cpu",
+             random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # many tiny fits: one thread avoids per-op synchronisation on busy cores
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_classification(n_samples=240, n_features=6, n_informative=4, n_classes=3,
+                               weights=[0.7, 0.2, 0.1], random_state=0)
+
+
+def test_default_grid_is_small_and_covers_ldam_and_no_drw():
+    candidates = [dict(zip(DEFAULT_PARAM_GRID, values, strict=True))
+                  for values in np.array(np.meshgrid(*DEFAULT_PARAM_GRID.values()),
+                                         dtype=object).T.reshape(-1, 3)]
+    assert len(candidates) <= 16
+    assert 0.0 in DEFAULT_PARAM_GRID["lam"] and min(DEFAULT_PARAM_GRID["lam"]) < 0
+    assert None in DEFAULT_PARAM_GRID["drw_start"]
+    assert ELMClassifierCV().param_grid is None
+
+
+def test_scores_equal_grid_search(table):
+    X, y = table
+    grid = {"lam": [0.0, 1.0], "drw_start": [None, 2]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    search = ELMClassifierCV(**SMALL, param_grid=grid, cv=cv).fit(X, y)
+    reference = GridSearchCV(ELMClassifier(**SMALL), grid, cv=cv,
+                             scoring="balanced_accuracy").fit(X, y)
+    ours, theirs = pd.DataFrame(search.cv_results_), pd.DataFrame(reference.cv_results_)
+    # GridSearchCV's columns, in its layout
+    assert set(theirs.columns) <= set(ours.columns)
+    assert ours["params"].tolist() == theirs["params"].tolist()
+    for k in range(3):
+        np.testing.assert_allclose(ours[f"split{k}_test_score"], theirs[f"split{k}_test_score"],
+                                   atol=1e-9)
+    np.testing.assert_array_equal(ours["rank_test_score"], theirs["rank_test_score"])
+    assert ours["batched"].all() and search.batched_.shape == (4, 3)
+    assert search.best_params_ == reference.best_params_
+    assert search.best_index_ == reference.best_index_
+    assert search.best_score_ == pytest.approx(reference.best_score_)
+    assert search.n_splits_ == 3
+    # the refitted model is exactly what ELMClassifier(**best_params_) gives
+    best = ELMClassifier(**SMALL, **search.best_params_).fit(X, y)
+    assert isinstance(search.best_estimator_, ELMClassifier)
+    np.testing.assert_array_equal(search.predict_proba(X), best.predict_proba(X))
+    np.testing.assert_array_equal(search.decision_function(X), best.decision_function(X))
+    np.testing.assert_array_equal(search.predict(X), best.predict(X))
+    assert search.score(X, y) == best.score(X, y)
+    np.testing.assert_array_equal(search.classes_, best.classes_)
+    assert search.n_features_in_ == 6
+
+
+def test_unbatchable_candidates_are_fitted_one_by_one_and_recorded(table):
+    X, y = table
+    search = ELMClassifierCV(**SMALL, param_grid={"dropout": [0.0, 0.2]}, cv=2).fit(X, y)
+    assert search.cv_results_["batched"].tolist() == [True, False]
+    assert search.batched_.tolist() == [[True, True], [False, False]]
+
+
+def test_default_cv_is_seeded_stratified_five_fold(table):
+    X, y = table
+    params = dict(SMALL, param_grid={"lam": [0.0]})
+    a = ELMClassifierCV(**params).fit(X, y)
+    b = GridSearchCV(ELMClassifier(**SMALL), {"lam": [0.0]}, scoring="balanced_accuracy",
+                     cv=StratifiedKFold(5, shuffle=True, random_state=0)).fit(X, y)
+    np.testing.assert_allclose(a.cv_results_["mean_test_score"],
+                               b.cv_results_["mean_test_score"], atol=1e-9)
+
+
+def test_string_labels_pipeline_and_dataframe(table):
+    X, y = table
+    labels = np.array(["common", "middle", "rare"])[y]
+    frame = pd.DataFrame(X * 100, columns=[f"f{i}" for i in range(6)])
+    pipe = make_pipeline(StandardScaler(),
+                         ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2))
+    pipe.fit(frame, labels)
+    assert set(pipe.predict(frame)) <= set(labels)
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0]}, cv=2).fit(frame, labels)
+    assert search.feature_names_in_.tolist() == list(frame.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search.predict(frame)  # no "fitted without feature names" warning
+
+
+def test_pickle_and_safe_save_load(table, tmp_path):
+    X, y = table
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2).fit(X, y)
+    again = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(again.predict_proba(X), search.predict_proba(X))
+    path = tmp_path / "search.elm"
+    search.save(path)
+    loaded = ELMClassifierCV.load(path)
+    assert isinstance(loaded, ELMClassifier)
+    np.testing.assert_array_equal(loaded.predict_proba(X), search.predict_proba(X))
+
+
+def test_refit_false_has_no_best_estimator(table):
+    X, y = table
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2, refit=False)
+    search.fit(X, y)
+    assert not hasattr(search, "best_estimator_")
+    assert search.best_params_ in search.cv_results_["params"]
+    with pytest.raises(AttributeError, match="refit=False"):
+        search.predict(X)
+
+
+def test_routed_parameters_pass_through(table):
+    X, y = table
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0]}, cv=2,
+                             optimizer__betas=(0.8, 0.99))
+    assert search.get_params()["optimizer__betas"] == (0.8, 0.99)
+    assert clone(search).get_params()["optimizer__betas"] == (0.8, 0.99)
+    search.fit(X, y)
+    assert not search.cv_results_["batched"][0]  # routed parameters: one fit at a time
+    assert search.best_estimator_.optimizer__betas == (0.8, 0.99)
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    "grid", [{}, [], [{}], {"lam": []}, {"lam": 0.5}, "lam", [{"lam": [0]}, 3]])
+def test_empty_or_malformed_grid(table, grid):
+    X, y = table
+    with pytest.raises((ValueError, TypeError), match="param_grid"):
+        ELMClassifierCV(**SMALL, param_grid=grid).fit(X, y)
+
+
+def test_grid_over_unknown_parameter(table):
+    X, y = table
+    with pytest.raises(ValueError, match=r"\['lamda'\]"):
+        ELMClassifierCV(**SMALL, param_grid={"lamda": [0, 1]}).fit(X, y)
+    with pytest.raises(ValueError, match=r"\['cv'\]"):
+        ELMClassifierCV(**SMALL, param_grid={"cv": [2, 3]}).fit(X, y)
+
+
+@pytest.mark.parametrize("params", [
+    dict(lam="big"), dict(s=0), dict(loss="hinge"), dict(batch_size=0),
+    dict(hidden_layer_sizes=(0,)), dict(cv="five"), dict(scoring="no_such_scorer"),
+    dict(max_batched_members=0), dict(error_score="ignore"),
+])
+def test_invalid_base_parameters_fail_before_training(table, params, monkeypatch):
+    X, y = table
+    import sklearn_elm.model_selection as ms
+
+    monkeypatch.setattr(ms, "fit_members", None)  # any training would fail differently
+    with pytest.raises((ValueError, TypeError)) as caught:
+        ELMClassifierCV(**{**SMALL, **params}, param_grid={"lam": [0.0]}).fit(X, y)
+    assert isinstance(caught.value, (InvalidParameterError, ValueError, TypeError))
+    assert "NoneType" not in str(caught.value)
+
+
+def test_invalid_grid_values_fail_before_training(table, monkeypatch):
+    X, y = table
+    import sklearn_elm.model_selection as ms
+
+    monkeypatch.setattr(ms, "fit_members", None)
+    with pytest.raises(InvalidParameterError, match="'max_m'"):
+        ELMClassifierCV(**SMALL, param_grid={"max_m": [0.5, -1.0]}).fit(X, y)
+
+
+def test_bad_data_is_rejected_like_elm_classifier(table):
+    X, y = table
+    cases = [
+        (X[:, :0], y), (np.where(X > 2, np.nan, X), y), (X, np.zeros_like(y)),
+        (X, y.astype(float) + 0.5), (X * 1e300, y),
+    ]
+    for bad_X, bad_y in cases:
+        with pytest.raises(ValueError) as single:
+            ELMClassifier(**SMALL).fit(bad_X, bad_y)
+        with pytest.raises(ValueError) as search:
+            ELMClassifierCV(**SMALL, param_grid={"lam": [0.0]}).fit(bad_X, bad_y)
+        assert str(search.value).replace("ELMClassifierCV", "ELMClassifier") == str(single.value)
+
+
+def test_more_folds_than_the_smallest_class_warns_and_runs(table):
+    X, y = table
+    y = y.copy()
+    y[np.flatnonzero(y == 2)[3:]] = 1  # class 2 keeps 3 samples
+    with pytest.warns(UserWarning, match="class 2 has only 3 samples, fewer than the 5 folds"):
+        search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def _failing_scorer(estimator, X, y):
+    raise RuntimeError("scorer broke")
+
+
+def test_failing_scorer_is_recorded_or_raised(table):
+    X, y = table
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2,
+                             scoring=_failing_scorer, refit=False)
+    with pytest.warns(FitFailedWarning, match="scorer broke"):
+        search.fit(X, y)
+    assert np.isnan(search.cv_results_["mean_test_score"]).all()
+    with pytest.raises(RuntimeError, match="scorer broke"):
+        search.set_params(error_score="raise").fit(X, y)
+    search.set_params(error_score=-1.0)
+    with pytest.warns(FitFailedWarning):
+        search.fit(X, y)
+    assert (search.cv_results_["mean_test_score"] == -1.0).all()
+
+
+def test_scorer_name_and_callable(table):
+    X, y = table
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0]}, cv=2, scoring="f1_macro")
+    assert 0.0 <= search.fit(X, y).best_score_ <= 1.0
+
+
+# ------------------------------------------------------------------------------ estimator checks
+@parametrize_with_checks(
+    [ELMClassifierCV(max_epochs=5, param_grid={"lam": [0.0, 1.0]}, cv=2, random_state=0)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
