@@ -55,11 +55,6 @@ COLUMNS = ["group", "dataset", "lam", "max_m", "drw_start", "mean_test_score",
            "std_test_score", "n_train", "fit_seconds"]
 
 
-def _candidates(grid):
-    keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
 def _group(dataset):
     if dataset.lt_ratio is None:
         return "keel"
@@ -125,7 +120,7 @@ def run(suites, out=OUT, log=print):
 
 # ------------------------------------------------------------------------------------ summary
 def _key(frame):
-    return list(zip(frame["lam"], frame["max_m"], frame["drw_start"].astype(str)))
+    return list(zip(frame["lam"], frame["max_m"], frame["drw_start"].astype(str), strict=False))
 
 
 def _label(key):

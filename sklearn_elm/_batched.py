@@ -154,8 +154,9 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
         Bytes the estimated peak of one batched group may reach.
     n_jobs : int, default=None
         Batched groups trained at the same time, each in its own thread with one torch
-        thread (the members are split into at least ``n_jobs`` groups). ``None`` or 1 trains
-        the groups one after the other with torch's current thread setting.
+        thread (the members are split into at least ``n_jobs`` groups; torch's thread setting
+        is restored afterwards). ``None``: on the CPU, ``torch.get_num_threads()`` groups; on
+        CUDA, one group after the other.
 
     Returns
     -------
@@ -176,7 +177,12 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
         if reason is not None:
             results[i] = _fit_one(params, X, y, rows, sample_weight, reason)
 
-    n_jobs = max(1, int(n_jobs or 1))
+    if n_jobs is None:
+        # small stacked ops scale better over threads of their own than over torch's
+        # intra-op threads, which wait for each other at every op on busy cores
+        on_cpu = all(spec.device == "cpu" for specs in groups.values() for _, spec in specs)
+        n_jobs = torch.get_num_threads() if on_cpu else 1
+    n_jobs = max(1, int(n_jobs))
     chunks = []
     for specs in groups.values():
         first = specs[0][1]
@@ -210,17 +216,21 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
         for (i, _), (estimator, error) in zip(chunk, outcomes, strict=True):
             results[i] = MemberResult(estimator, True, elapsed, error)
 
-    if n_jobs == 1 or len(chunks) <= 1:
-        for index in range(len(chunks)):
-            train(index)
-    else:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # n_jobs threads of one torch thread each
-        try:
-            with ThreadPoolExecutor(n_jobs) as pool:
-                list(pool.map(train, range(len(chunks))))
-        finally:
-            torch.set_num_threads(threads)
+    with warnings.catch_warnings():
+        # set here, not in the worker threads: warning filters are process-wide. The gradients
+        # are views into one (G, P) buffer on purpose, which torch reports as a layout mismatch
+        warnings.filterwarnings("ignore", message="grad and param do not obey")
+        if n_jobs == 1 or len(chunks) <= 1:
+            for index in range(len(chunks)):
+                train(index)
+        else:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # n_jobs threads of one torch thread each
+            try:
+                with ThreadPoolExecutor(n_jobs) as pool:
+                    list(pool.map(train, range(len(chunks))))
+            finally:
+                torch.set_num_threads(threads)
     return results
 
 
@@ -497,10 +507,7 @@ def _train_group(specs, X, sample_weight, device, nets):
             total = member_loss.sum() if all_active else torch.where(
                 torch.as_tensor(active, device=device), member_loss, 0.0).sum()
             flat_grad.zero_()
-            with warnings.catch_warnings():
-                # the gradients are views into one (G, P) buffer, on purpose
-                warnings.filterwarnings("ignore", message="grad and param do not obey")
-                total.backward()
+            total.backward()  # accumulates in place into flat_grad's views
             steps += torch.as_tensor(active, dtype=torch.float64)
             _step(optimizer, flat, flat_grad, state, None if all_active else active, lr,
                   weight_decay, steps)

@@ -31,6 +31,10 @@ EXPECTED_FAILED_CHECKS = dict(_SINGLE_FIT_FAILURES)
 #: The grid searched when ``param_grid=None``: 16 candidates over the weight of the hardest
 #: wrong class's margin (``lam``; 0 is LDAM; a negative value widens the required gap
 #: Δ_y - λ·Δ_ĵ instead of narrowing it), the largest margin and deferred re-weighting.
+#: Chosen by the defaults study of the documentation (cross-validation on the training parts
+#: of 104 development datasets): its best candidate is within 0.002 balanced accuracy, on
+#: average, of the best of 30 settings over lam in {-1, -0.5, 0, 0.5, 1}, max_m in
+#: {0.1, 0.3, 0.5} and drw_start in {None, 0.8}.
 DEFAULT_PARAM_GRID = {
     "lam": [-0.5, 0.0, 0.5, 1.0],
     "max_m": [0.3, 0.5],
@@ -46,7 +50,7 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     In the style of scikit-learn's ``LogisticRegressionCV``: every ``ELMClassifier`` parameter
     is a fixed base setting, ``param_grid`` lists the candidates, and every (candidate, fold)
     network is trained at once by a batched trainer that stacks the networks' weights, so the
-    whole search costs a few single fits rather than one fit per candidate and fold. Each
+    search costs far less than one fit per candidate and fold (see the performance page). Each
     batched network is the network ``ELMClassifier`` would train with the same parameters and
     seed (same initial weights, same batch order; predictions equal to float32 rounding).
     Networks the batched trainer does not cover (images, dropout, focal loss, early stopping,
@@ -140,9 +144,9 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         that their estimated peak memory stays under 1 GiB.
     n_jobs : int, default=None
         Batched groups trained at the same time, each in its own thread running one torch
-        thread (torch's thread setting is restored afterwards). ``None`` trains one group
-        after the other with torch's current threads. On a CPU with few cores, ``n_jobs``
-        equal to the number of cores is usually fastest.
+        thread (torch's thread setting is restored afterwards). ``None``: on the CPU as many
+        as ``torch.get_num_threads()``, on CUDA one group after the other. The one-by-one
+        fits and the refit use torch's own thread setting.
     **kwargs
         skorch-style routed parameters (``module__*``, ``optimizer__*``, ...), as in
         :class:`ELMClassifier`; they make the fits run one at a time.

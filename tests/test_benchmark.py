@@ -283,3 +283,38 @@ def test_parallel_cells_give_the_same_scores(data_dir, tmp_path):
     serial = _results(tmp_path / "serial").sort_values(keys).reset_index(drop=True)
     parallel = _results(tmp_path / "parallel").sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(serial[keys + scores], parallel[keys + scores])
+
+
+def test_datasets_too_small_for_the_protocol_are_reported(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.RandomState(0)
+    write_csv(data / "fine.csv", 20, 3, rng)
+    # 12 classes of 2 samples: a test part of a third holds 8 samples, fewer than the classes
+    write_csv(data / "crowded.csv", 2, 12, rng, n_features=2)
+    # one class with a single sample: dropped, and the report says so
+    (data / "lonely.csv").write_text(
+        (data / "fine.csv").read_text() + "0.5,0.5,0.5,c9\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    args = ["benchmark", "--quick", "--no-progress", "--n-jobs", "1", "--folds", "3"]
+    args += ["--data-dir", str(data), "--long-tail", "10", "--methods", "logreg-balanced,ce"]
+    assert main([*args, "--out", str(out)]) == 0
+    results = _results(out)
+    assert set(results["dataset"]) == {"fine-lt10", "lonely-lt10"}
+    report = (out / "report.md").read_text()
+    assert "Datasets without any result" in report
+    assert "crowded-lt10: not run: its splits cannot be made" in report
+    assert "dropped class(es) ['c9'] with a single sample" in report
+
+
+def test_no_runnable_dataset_ends_cleanly(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_csv(data / "crowded.csv", 2, 12, np.random.RandomState(0), n_features=2)
+    args = ["benchmark", "--quick", "--no-progress", "--n-jobs", "1", "--folds", "3"]
+    args += ["--data-dir", str(data), "--long-tail", "10", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "crowded-lt10: not run" in err and "no report written" in err
+    assert not (tmp_path / "out" / "report.md").exists()

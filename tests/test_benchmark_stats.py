@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sklearn_elm._benchmark_stats import (
+from sklearn_elm.benchmark._stats import (
     _jsonable,
     benchmark_statistics,
     complete_datasets,

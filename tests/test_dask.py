@@ -126,3 +126,27 @@ def test_benchmark_on_dask_equals_the_local_run(client, tmp_path):
     on_cluster = on_cluster.sort_values(keys).reset_index(drop=True)
     assert len(local) == 8 and (local["error"] == "").all()
     pd.testing.assert_frame_equal(local[keys + scores], on_cluster[keys + scores])
+
+
+def test_benchmark_command_line_runs_on_the_scheduler(client, tmp_path):
+    """``sklearn-elm benchmark --dask-scheduler ADDRESS`` writes the same results."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    from sklearn_elm.benchmark import main
+
+    X, y = load_wine(return_X_y=True)
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame(X).assign(y=y).to_csv(data / "wine.csv", header=False, index=False)
+    args = ["benchmark", "--quick", "--no-progress", "--data-dir", str(data), "--methods",
+            "logreg-balanced,balanced-rf"]
+    assert main([*args, "--n-jobs", "1", "--out", str(tmp_path / "local")]) == 0
+    assert main([*args, "--dask-scheduler", client.scheduler.address,
+                 "--out", str(tmp_path / "dask")]) == 0
+    keys = ["dataset", "method", "repeat", "fold"]
+    local = pd.read_csv(tmp_path / "local" / "results.csv").sort_values(keys)
+    on_cluster = pd.read_csv(tmp_path / "dask" / "results.csv").sort_values(keys)
+    assert len(local) == 4
+    pd.testing.assert_series_equal(local["balanced_accuracy"].reset_index(drop=True),
+                                   on_cluster["balanced_accuracy"].reset_index(drop=True))

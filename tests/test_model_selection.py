@@ -241,3 +241,17 @@ def test_scorer_name_and_callable(table):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_search_on_cuda_equals_grid_search(table):
+    X, y = table
+    params = dict(SMALL, device="cuda")
+    grid = {"lam": [0.0, 1.0]}
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    search = ELMClassifierCV(**params, param_grid=grid, cv=cv).fit(X, y)
+    reference = GridSearchCV(ELMClassifier(**params), grid, cv=cv,
+                             scoring="balanced_accuracy").fit(X, y)
+    assert search.cv_results_["batched"].all()
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], atol=0.02)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .._benchmark_stats import benchmark_statistics, plot_critical_difference
 from ._methods import INNER_FOLDS, METHOD_TABLE, grid_table
 from ._results import package_versions
+from ._stats import benchmark_statistics, plot_critical_difference
 
 __all__ = ["dataset_scores", "markdown_table", "write_report"]
 
@@ -520,6 +520,11 @@ def write_report(
         markdown_table(_dataset_table(datasets, results, dataset_names), "dataset"),
         "",
     ]
+    not_run = [d for d in datasets if d.name not in dataset_names]
+    if not_run:
+        lines += ["Datasets without any result (not in the statistics):", ""]
+        lines += [f"- {d.name}: {'; '.join(d.notes) or 'no cell finished'}" for d in not_run]
+        lines.append("")
     if skipped:
         lines += ["Files skipped (unreadable):", ""]
         lines += [f"- {message}" for message in skipped]

@@ -4,6 +4,9 @@ A cell is one method fitted on the training part of one split of one dataset and
 test part. Cells are independent, so they run in joblib workers (or on a dask cluster) and are
 appended to ``results.csv`` as they finish. The split of a dataset is made once, in the main
 process, and shared by every method: only the method differs between the cells of a split.
+Tasks are listed dataset by dataset, so that an engine training every split of a dataset at
+once (such as the batched trainer of ``ELMClassifierCV``) can take over a dataset's network
+cells in place of :func:`_evaluate_cell`.
 """
 
 from __future__ import annotations
@@ -445,7 +448,12 @@ def run_benchmark(
 
     tasks = []
     for dataset in datasets:
-        for repeat, fold, train, test in make_splits(dataset, n_splits, n_repeats, seed):
+        try:
+            splits = make_splits(dataset, n_splits, n_repeats, seed)
+        except ValueError as exc:  # e.g. a test part too small for every class
+            dataset.notes.append(f"not run: its splits cannot be made ({_one_line(exc)})")
+            continue
+        for repeat, fold, train, test in splits:
             for name, estimator in methods:
                 tuned_options = [False]
                 if tune and estimator is None and METHOD_TABLE[name].grid:

@@ -39,8 +39,9 @@ LT_RATIOS = (10, 100)
 #: fits the ten minutes of the main job; the long-tailed sets are the balanced multi-class
 #: sources with at least 4 classes and under 11,000 samples, at the ratio (10 or 100) that
 #: leaves their tail class at least 2 training samples, so that every method, SMOTE included,
-#: can run on every one of them (letter, with 26 classes, is left to ``--suite lt``: boosted
-#: trees fit one tree per class and round, minutes per fit).
+#: can run on every one of them (letter, with 26 classes and 20,000 samples, is left to
+#: ``--suite lt``). The default suite is scored by 3-fold cross-validation and 3 long-tail
+#: repeats (see ``sklearn_elm.benchmark._cli``).
 DEFAULT_SUITE = {
     "keel": (
         "abalone-3_vs_11",

@@ -68,7 +68,7 @@ def holm_adjust(p_values):
 
     Examples
     --------
-    >>> from sklearn_elm._benchmark_stats import holm_adjust
+    >>> from sklearn_elm.benchmark._stats import holm_adjust
     >>> holm_adjust([0.01, 0.04, 0.03, float("nan")])
     array([0.03, 0.06, 0.06,  nan])
     """
@@ -108,7 +108,7 @@ def rank_table(scores):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_elm._benchmark_stats import rank_table
+    >>> from sklearn_elm.benchmark._stats import rank_table
     >>> scores = pd.DataFrame({"a": [0.9, 0.7], "b": [0.8, 0.7], "c": [0.7, None]})
     >>> rank_table(scores)
          a    b    c
@@ -135,7 +135,7 @@ def mean_ranks(scores):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_elm._benchmark_stats import mean_ranks
+    >>> from sklearn_elm.benchmark._stats import mean_ranks
     >>> mean_ranks(pd.DataFrame({"a": [0.9, 0.7], "b": [0.8, 0.8], "c": [0.7, None]}))
     a    1.5
     b    1.5
@@ -167,7 +167,7 @@ def complete_datasets(scores):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_elm._benchmark_stats import complete_datasets
+    >>> from sklearn_elm.benchmark._stats import complete_datasets
     >>> scores = pd.DataFrame({"a": [0.9, None], "b": [0.8, 0.7]}, index=["iris", "wine"])
     >>> complete_datasets(scores)
     (['iris'], {'wine': 'no score for: a'})
@@ -212,7 +212,7 @@ def iman_davenport(chi2, n_methods, n_datasets):
     --------
     Demšar's example, 4 methods on 14 datasets with chi-square 9.28:
 
-    >>> from sklearn_elm._benchmark_stats import iman_davenport
+    >>> from sklearn_elm.benchmark._stats import iman_davenport
     >>> statistic, pvalue = iman_davenport(9.28, 4, 14)
     >>> round(statistic, 2), round(pvalue, 3)
     (3.69, 0.02)
@@ -278,7 +278,7 @@ def friedman_test(scores, alpha=0.05, *, tie_correction=True):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_elm._benchmark_stats import friedman_test
+    >>> from sklearn_elm.benchmark._stats import friedman_test
     >>> scores = pd.DataFrame({"a": [0.9, 0.8, 0.7], "b": [0.8, 0.7, 0.6], "c": [0.7, 0.6, 0.5]})
     >>> result = friedman_test(scores)
     >>> round(result["statistic"], 3), round(result["pvalue"], 4), result["n_datasets"]
@@ -351,7 +351,7 @@ def nemenyi_q(n_methods, alpha=0.05):
 
     Examples
     --------
-    >>> from sklearn_elm._benchmark_stats import nemenyi_q
+    >>> from sklearn_elm.benchmark._stats import nemenyi_q
     >>> round(nemenyi_q(4), 3), round(nemenyi_q(10, alpha=0.10), 3)
     (2.569, 2.92)
     """
@@ -388,7 +388,7 @@ def nemenyi_critical_difference(n_methods, n_datasets, alpha=0.05):
     --------
     Demšar's example, 4 methods on 14 datasets:
 
-    >>> from sklearn_elm._benchmark_stats import nemenyi_critical_difference
+    >>> from sklearn_elm.benchmark._stats import nemenyi_critical_difference
     >>> round(nemenyi_critical_difference(4, 14), 2)
     1.25
     """
@@ -420,7 +420,7 @@ def nemenyi_cliques(mean_ranks, critical_difference):
 
     Examples
     --------
-    >>> from sklearn_elm._benchmark_stats import nemenyi_cliques
+    >>> from sklearn_elm.benchmark._stats import nemenyi_cliques
     >>> nemenyi_cliques({"a": 1.0, "b": 1.8, "c": 2.5, "d": 3.2}, 1.5)
     [['a', 'b', 'c'], ['b', 'c', 'd']]
     """
@@ -460,7 +460,7 @@ def wilcoxon_min_pvalue(n_pairs):
 
     Examples
     --------
-    >>> from sklearn_elm._benchmark_stats import wilcoxon_min_pvalue
+    >>> from sklearn_elm.benchmark._stats import wilcoxon_min_pvalue
     >>> wilcoxon_min_pvalue(5), wilcoxon_min_pvalue(6)
     (0.0625, 0.03125)
     """
@@ -497,7 +497,7 @@ def wilcoxon_against(paired_scores, reference, alpha=0.05):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_elm._benchmark_stats import wilcoxon_against
+    >>> from sklearn_elm.benchmark._stats import wilcoxon_against
     >>> scores = pd.DataFrame({"elm": [0.9, 0.8, 0.7, 0.6, 0.9, 0.8],
     ...                        "ce": [0.8, 0.7, 0.6, 0.5, 0.8, 0.7]})
     >>> wilcoxon_against(scores, "elm")[["wins", "losses", "pvalue", "pvalue_holm"]]
@@ -594,7 +594,7 @@ def benchmark_statistics(scores, reference="elm", alpha=0.05, *, paired_scores=N
     --------
     >>> import json
     >>> import pandas as pd
-    >>> from sklearn_elm._benchmark_stats import benchmark_statistics
+    >>> from sklearn_elm.benchmark._stats import benchmark_statistics
     >>> scores = pd.DataFrame(
     ...     {"elm": [0.9, 0.8, 0.7, 0.9], "ce": [0.8, 0.7, 0.6, None], "la": [0.7, 0.6, 0.5, 0.5]},
     ...     index=["a", "b", "c", "d"])
@@ -722,7 +722,7 @@ def plot_critical_difference(
 
     Examples
     --------
-    >>> from sklearn_elm._benchmark_stats import plot_critical_difference
+    >>> from sklearn_elm.benchmark._stats import plot_critical_difference
     >>> ax = plot_critical_difference({"elm": 1.5, "ce": 2.1, "la": 2.4}, 1.0)
     >>> sorted(t.get_text() for t in ax.texts if t.get_text().isalpha())
     ['ce', 'elm', 'la']
