@@ -538,8 +538,17 @@ def main(argv=None):
     report = render(results, machine, command.strip())
     print(report)
     if args.write_docs:
-        DOCS_PAGE.write_text(report + NOTES)
+        DOCS_PAGE.write_text(report + NOTES + _search_section())
         print(f"wrote {DOCS_PAGE}")
+
+
+def _search_section():
+    """The section that ``bench_search.py`` keeps in the same page, carried over unchanged."""
+    begin, end = "<!-- bench_search: begin -->", "<!-- bench_search: end -->"
+    page = DOCS_PAGE.read_text() if DOCS_PAGE.exists() else ""
+    if begin not in page or end not in page:
+        return ""
+    return "\n" + page[page.index(begin) : page.index(end) + len(end)] + "\n"
 
 
 NOTES = """

@@ -133,6 +133,9 @@ def test_methods_table_declares_every_method_and_its_grid():
     search = make_method("smote", [50, 6], tune=True)
     assert search.param_grid == {"sample__k_neighbors": [3]}
     assert make_method("ce", [50, 6], tune=True).steps[-1][0] == "classify"  # no grid: untuned
+    with pytest.raises(SamplerUnavailableError, match="cannot be tuned: its inner training"):
+        make_method("smote", [50, 2], tune=True)
+    make_method("smote", [50, 2])  # untuned, k = 1 still works
 
 
 def test_k_neighbors_adapt_to_the_smallest_class():

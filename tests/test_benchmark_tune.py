@@ -60,6 +60,7 @@ def test_tuned_and_default_cells_on_the_same_splits(tuned_run):
 def test_report_ranks_tuned_and_default_side_by_side(tuned_run):
     report = (tuned_run / "report.md").read_text()
     assert "### Tuned and default, side by side" in report
+    assert "every method scored, default and tuned" in report
     assert "| elm | ELM loss" not in report  # the grid table lists grids, not descriptions
     assert "max_m ∈ {0.3, 0.5}; lam ∈ {0.5, 1.0, 2.0}" in report and "| 19 |" in report
     assert "### Tuned methods" in report and "critical_difference_tuned.png" in report

@@ -279,6 +279,12 @@ def _tuned_sampler_grid(method, class_counts):
     """The declared neighbour grid, clipped to what the inner training folds can hold."""
     # an inner training fold holds about (INNER_FOLDS - 1) / INNER_FOLDS of each class
     n_smallest = int(np.min(class_counts)) * (INNER_FOLDS - 1) // INNER_FOLDS
+    if n_smallest < 2:
+        raise SamplerUnavailableError(
+            f"{method} cannot be tuned: its inner training folds would hold {n_smallest} "
+            f"sample(s) of the smallest class ({int(np.min(class_counts))} in the training "
+            "part), and interpolation needs 2"
+        )
     largest = _neighbours(method, n_smallest)
     values = sorted({min(k, largest) for k in METHOD_TABLE[method].grid[_NEIGHBOUR_PARAMS[method]]})
     name = "smote__k_neighbors" if method == "smote-tomek" else _NEIGHBOUR_PARAMS[method]

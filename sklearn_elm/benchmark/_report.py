@@ -542,14 +542,15 @@ def write_report(
         "",
     ]
     if tuned is not None:
+        # mean scores over the datasets every method scored both ways, so that a method that
+        # failed on a hard dataset does not look better
+        both = [n for n in complete if n in set(tuned_statistics["datasets_used"])]
         side = pd.DataFrame(
             {
                 "default: mean rank": pd.Series(ranks),
                 "tuned: mean rank": pd.Series(tuned_statistics["mean_ranks"]),
-                f"default: {metric_title}": scores.mean(axis=0),
-                f"tuned: {metric_title}": dataset_scores(
-                    tuned, metric, methods, dataset_names
-                ).mean(axis=0),
+                f"default: {metric_title}": scores.loc[both].mean(axis=0),
+                f"tuned: {metric_title}": dataset_scores(tuned, metric, methods, both).mean(axis=0),
             }
         ).reindex(methods)
         side["inner fits"] = [
@@ -565,8 +566,9 @@ def write_report(
             "### Tuned and default, side by side",
             "",
             f"Mean ranks of each ranking (among methods of the same kind: all default, or all "
-            f"tuned, a method without grid taking its default cells in both) and mean "
-            f"{metric_title} over all datasets.",
+            f"tuned, a method without grid taking its default cells in both; over all "
+            f"{len(dataset_names)} datasets) and mean {metric_title} over the {len(both)} "
+            "dataset(s) every method scored, default and tuned.",
             "",
             markdown_table(side, "method"),
             "",
