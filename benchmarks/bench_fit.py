@@ -1,4 +1,4 @@
-"""Training and prediction speed of ``ELMClassifier`` against plain PyTorch and skorch (issue 6).
+"""Training and prediction speed of ``ELMClassifier`` against plain PyTorch and skorch.
 
 Sections (all by default; pick some with ``--sections``):
 

@@ -1,5 +1,5 @@
 """Margin losses and baselines: exactness against independent references, gradients, dtypes,
-devices, validation and numerical safety (issue 2)."""
+devices, validation and numerical safety."""
 
 import math
 
