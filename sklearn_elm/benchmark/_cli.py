@@ -121,6 +121,12 @@ def _build_parser():
         "part; the report ranks tuned and default methods side by side",
     )
     bench.add_argument(
+        "--batched",
+        action="store_true",
+        help="train the untuned criterion-network cells (elm, ldam, ce, la, cb, focal) of each "
+        "dataset together with the batched trainer; same scores up to float32 rounding",
+    )
+    bench.add_argument(
         "--folds",
         type=int,
         default=None,
@@ -273,6 +279,7 @@ def main(argv=None):
             n_jobs=args.n_jobs,
             dask_scheduler=args.dask_scheduler,
             progress=not args.no_progress,
+            batched=args.batched,
         )
     except ProtocolMismatchError as exc:
         raise SystemExit(str(exc)) from exc

@@ -205,11 +205,7 @@ def _evaluate_cell(dataset, method, estimator, repeat, fold, train, test, seed, 
         torch.set_num_threads(torch_threads)
 
 
-def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, settings):
-    X_train, y_train = dataset.X[train], dataset.y[train]
-    X_test, y_test = dataset.X[test], dataset.y[test]
-    n_classes = dataset.class_names.size
-    train_counts = np.bincount(y_train, minlength=n_classes)
+def _new_row(dataset, method, repeat, fold, seed, settings, n_train, n_test):
     row = dict.fromkeys(RESULT_COLUMNS, np.nan)
     row.update(
         dataset=dataset.name,
@@ -218,12 +214,63 @@ def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, set
         repeat=repeat,
         fold=fold,
         seed=seed,
-        n_train=y_train.size,
-        n_test=y_test.size,
+        n_train=n_train,
+        n_test=n_test,
         best_params="",
         error="",
         note="",
     )
+    return row
+
+
+def _score_fitted(model, row, dataset, method, settings, X_test, y_test, train_counts):
+    """Score a fitted model on a test part: fills ``row``, returns the per-class rows."""
+    n_classes = dataset.class_names.size
+    start = time.perf_counter()
+    y_pred = model.predict(X_test)
+    row["predict_time"] = time.perf_counter() - start
+    row["balanced_accuracy"] = balanced_accuracy_score(y_test, y_pred)
+    row["macro_f1"] = f1_score(y_test, y_pred, average="macro", zero_division=0)
+    row["g_mean"] = geometric_mean_score(y_test, y_pred, average="multiclass")
+    if hasattr(model, "predict_proba"):
+        row["roc_auc"] = _roc_auc(y_test, model.predict_proba(X_test), n_classes)
+    if dataset.protocol == "long-tail":
+        shots = shot_accuracy(y_test, y_pred, dict(enumerate(train_counts.tolist())))
+        for group in ("many", "medium", "few"):
+            row[f"{group}_shot_accuracy"] = shots[group]
+    row["best_params"] = _best_params(model)
+    accuracies = per_class_accuracy(y_test, y_pred, labels=np.arange(n_classes))
+    return [
+        {
+            "dataset": dataset.name,
+            "method": method,
+            "tuned": settings["tuned"],
+            "repeat": row["repeat"],
+            "fold": row["fold"],
+            "class": str(name),
+            "train_count": int(count),
+            "accuracy": float(accuracy),
+        }
+        for name, count, accuracy in zip(
+            dataset.class_names, train_counts, accuracies, strict=True
+        )
+    ]
+
+
+def _error_text(exc):
+    return f"{type(exc).__name__}: {_one_line(exc)}"[:300]
+
+
+def _join_notes(*notes):
+    note = " | ".join(n for n in notes if n)
+    return note if len(note) <= 300 else note[:297] + "..."
+
+
+def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, settings):
+    X_train, y_train = dataset.X[train], dataset.y[train]
+    X_test, y_test = dataset.X[test], dataset.y[test]
+    train_counts = np.bincount(y_train, minlength=dataset.class_names.size)
+    row = _new_row(dataset, method, repeat, fold, seed, settings, y_train.size, y_test.size)
     per_class = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -234,39 +281,126 @@ def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, set
             start = time.perf_counter()
             model.fit(X_train, y_train)
             row["fit_time"] = time.perf_counter() - start
-            start = time.perf_counter()
-            y_pred = model.predict(X_test)
-            row["predict_time"] = time.perf_counter() - start
-            row["balanced_accuracy"] = balanced_accuracy_score(y_test, y_pred)
-            row["macro_f1"] = f1_score(y_test, y_pred, average="macro", zero_division=0)
-            row["g_mean"] = geometric_mean_score(y_test, y_pred, average="multiclass")
-            if hasattr(model, "predict_proba"):
-                row["roc_auc"] = _roc_auc(y_test, model.predict_proba(X_test), n_classes)
-            if dataset.protocol == "long-tail":
-                shots = shot_accuracy(y_test, y_pred, dict(enumerate(train_counts.tolist())))
-                for group in ("many", "medium", "few"):
-                    row[f"{group}_shot_accuracy"] = shots[group]
-            row["best_params"] = _best_params(model)
-            accuracies = per_class_accuracy(y_test, y_pred, labels=np.arange(n_classes))
-            per_class = [
-                {
-                    "dataset": dataset.name,
-                    "method": method,
-                    "tuned": settings["tuned"],
-                    "repeat": repeat,
-                    "fold": fold,
-                    "class": str(name),
-                    "train_count": int(count),
-                    "accuracy": float(accuracy),
-                }
-                for name, count, accuracy in zip(
-                    dataset.class_names, train_counts, accuracies, strict=True
-                )
-            ]
+            per_class = _score_fitted(
+                model, row, dataset, method, settings, X_test, y_test, train_counts
+            )
         except Exception as exc:  # one failed cell must not end a long run
-            row["error"] = f"{type(exc).__name__}: {_one_line(exc)}"[:300]
-    row["note"] = _warning_note(caught)
+            row["error"] = _error_text(exc)
+    row["note"] = _join_notes(settings.get("batch_note", ""), _warning_note(caught))
     return row, per_class
+
+
+def _is_batchable(method, estimator, settings):
+    """Whether a cell joins its dataset's batched fit: an untuned criterion network."""
+    return (
+        settings["batched"]
+        and estimator is None
+        and not settings["tuned"]
+        and METHOD_TABLE[method].family == "criterion"
+    )
+
+
+def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
+    """Fit the untuned criterion cells of one dataset in one :func:`fit_members` call.
+
+    Every split's preprocessing (imputation, standardisation, fitted on its training part)
+    transforms the whole dataset into a block of one stacked matrix; a cell trains on the
+    rows of its training part in its split's block and is scored on those of its test part.
+    The network of each cell is the ``classify`` step of the pipeline :func:`make_method`
+    builds for it, so the method has one definition. Yields ``(row, per_class)``.
+    """
+    from sklearn.base import clone
+
+    from .._batched import fit_members
+
+    blocks, offsets, members, cells = [], {}, [], []
+    offset = 0
+    for task in tasks:
+        _, method, _, repeat, fold, train, test, settings = task
+        train_counts = np.bincount(dataset.y[train], minlength=dataset.class_names.size)
+        pipeline = _build(method, None, train_counts, _cell_seed(seed, repeat, fold), settings)
+        if [name for name, _ in pipeline.steps] != ["impute", "scale", "classify"]:
+            raise ValueError(f"{method} is not a preprocessed network; it cannot be batched")
+        if (repeat, fold) not in offsets:
+            with threadpool_limits(limits=1):
+                block = clone(pipeline[:-1]).fit(dataset.X[train]).transform(dataset.X)
+            blocks.append(np.asarray(block, dtype=np.float32))
+            offsets[repeat, fold] = offset
+            offset += dataset.y.size
+        start = offsets[repeat, fold]
+        members.append((pipeline.named_steps["classify"].get_params(deep=False), start + train))
+        cells.append((task, start + test, train_counts))
+    X_big = np.vstack(blocks)
+    y_big = np.tile(dataset.y, len(blocks))
+    results = fit_members(X_big, y_big, members, n_jobs=n_jobs)
+    for (task, test_rows, train_counts), result in zip(cells, results, strict=True):
+        _, method, _, repeat, fold, train, test, settings = task
+        row = _new_row(dataset, method, repeat, fold, seed, settings, train.size, test.size)
+        row["fit_time"] = result.fit_time
+        how = "batched" if result.batched else f"fitted alone ({_one_line(result.reason)})"
+        per_class = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if result.error is not None or result.estimator is None:
+                row["error"] = _error_text(result.error or RuntimeError("the fit failed"))
+            else:
+                try:
+                    per_class = _score_fitted(
+                        result.estimator,
+                        row,
+                        dataset,
+                        method,
+                        settings,
+                        X_big[test_rows],
+                        y_big[test_rows],
+                        train_counts,
+                    )
+                except Exception as exc:  # one failed cell must not end a long run
+                    row["error"] = _error_text(exc)
+        row["note"] = _join_notes(how, _warning_note(caught))
+        yield row, per_class
+
+
+def _batched_jobs(n_jobs):
+    """Batched groups trained side by side: ``n_jobs`` cores (every core for -1)."""
+    import os
+
+    if n_jobs is None or n_jobs == 1:
+        return 1
+    cores = os.cpu_count() or 1
+    return cores if n_jobs < 0 else min(int(n_jobs), cores)
+
+
+def _run_batched(batch_tasks, seed, n_jobs, emit, log):
+    """Fit the batched cells dataset by dataset, passing each ``(row, per_class)`` to ``emit``.
+
+    Returns the cells to fit one by one instead: those of a dataset whose batched fit raised.
+    """
+    import torch
+
+    threads = None if n_jobs is None or n_jobs < 1 else int(n_jobs)
+    by_dataset = {}
+    for task in batch_tasks:
+        by_dataset.setdefault(id(task[0]), []).append(task)
+    fallback = []
+    for tasks in by_dataset.values():
+        dataset = tasks[0][0]
+        _warm_up_torch(tasks[0][-1]["device"])
+        torch_threads = torch.get_num_threads()
+        try:
+            if threads is not None:
+                torch.set_num_threads(threads)
+            cells = list(_batched_dataset_cells(dataset, tasks, seed, threads))
+        except Exception as exc:  # the cells run one by one instead
+            note = f"batched fit failed, fitted alone ({_error_text(exc)})"
+            log(f"{dataset.name}: {note}")
+            fallback += [(*task[:-1], {**task[-1], "batch_note": note}) for task in tasks]
+            continue
+        finally:
+            torch.set_num_threads(torch_threads)
+        for row, per_class in cells:
+            emit(row, per_class)
+    return fallback
 
 
 def normalize_methods(methods):
@@ -339,6 +473,8 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
             for dataset in datasets
         },
     }
+    if settings["batched"]:  # absent when False: folders of earlier versions still resume
+        protocol["batched"] = True
     if settings["tune"]:  # the inner scorer makes the tuned scores
         protocol["inner_cv"] = {"folds": INNER_FOLDS, "metric": settings["metric"]}
     return protocol
@@ -360,6 +496,7 @@ def run_benchmark(
     dask_scheduler=None,
     progress=True,
     log=None,
+    batched=False,
 ):
     """Score every method on every split of every dataset, appending to ``results.csv``.
 
@@ -408,6 +545,16 @@ def run_benchmark(
         Show a tqdm progress bar with the ETA on stderr.
     log : callable, default=None
         Receives progress messages; defaults to printing them on stderr.
+    batched : bool, default=False
+        Train the untuned cells of the criterion methods (``METHOD_TABLE`` family
+        ``"criterion"``) of each dataset together, in one call of the batched trainer
+        (``sklearn_elm._batched.fit_members``), in the main process, instead of one cell per
+        worker. Each cell gets the network :func:`make_method` builds for it, trained on its
+        split's preprocessed training part, so its scores match the unbatched run up to
+        float32 rounding; its ``fit_time`` is its share of its batched group's training (the
+        preprocessing excluded) and its ``note`` says it ran batched, or why it was fitted
+        alone. Sampler, baseline, tuned and custom cells run as usual. ``protocol.json``
+        records it: a batched run does not resume into an unbatched folder, nor the reverse.
 
     Returns
     -------
@@ -439,6 +586,7 @@ def run_benchmark(
         "device": device,
         "tune": bool(tune),
         "metric": metric,
+        "batched": bool(batched),
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -446,7 +594,7 @@ def run_benchmark(
     results_path, per_class_path = out_dir / "results.csv", out_dir / "per_class.csv"
     done = set(read_results(out_dir)[CELL_KEYS].itertuples(index=False, name=None))
 
-    tasks = []
+    tasks, batch_tasks = [], []
     for dataset in datasets:
         try:
             splits = make_splits(dataset, n_splits, n_repeats, seed)
@@ -461,11 +609,13 @@ def run_benchmark(
                 for tuned in tuned_options:
                     if (dataset.name, name, tuned, repeat, fold) not in done:
                         cell_settings = {**settings, "tuned": tuned}
-                        tasks.append(
-                            (dataset, name, estimator, repeat, fold, train, test, cell_settings)
-                        )
+                        task = (dataset, name, estimator, repeat, fold, train, test, cell_settings)
+                        if _is_batchable(name, estimator, cell_settings):
+                            batch_tasks.append(task)
+                        else:
+                            tasks.append(task)
     log(
-        f"{len(tasks)} cells to run ({len(done)} already in {results_path}); "
+        f"{len(tasks) + len(batch_tasks)} cells to run ({len(done)} already in {results_path}); "
         f"{len(datasets)} datasets x {len(methods)} methods"
     )
     for dataset in datasets:
@@ -479,25 +629,30 @@ def run_benchmark(
         client = Client(dask_scheduler)
         backend = parallel_backend("dask", client=client)
         n_jobs = -1
-    with backend:
+    with backend, tqdm(
+        total=len(tasks) + len(batch_tasks),
+        desc="benchmark",
+        unit="cell",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
+
+        def emit(row, per_class):
+            # per-class rows first: a cell in results.csv always has its per-class rows
+            append_rows(per_class_path, per_class, PER_CLASS_COLUMNS)
+            append_rows(results_path, [row], RESULT_COLUMNS)
+            bar.set_postfix_str(f"{row['dataset']} / {row['method']}", refresh=False)
+            bar.update()
+
+        if batch_tasks:
+            tasks += _run_batched(batch_tasks, seed, _batched_jobs(n_jobs), emit, log)
         cells = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
             delayed(_evaluate_cell)(dataset, name, estimator, repeat, fold, train, test, seed, s)
             for dataset, name, estimator, repeat, fold, train, test, s in tasks
         )
-        with tqdm(
-            total=len(tasks),
-            desc="benchmark",
-            unit="cell",
-            disable=not progress,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        ) as bar:
-            for row, per_class in cells:
-                # per-class rows first: a cell in results.csv always has its per-class rows
-                append_rows(per_class_path, per_class, PER_CLASS_COLUMNS)
-                append_rows(results_path, [row], RESULT_COLUMNS)
-                bar.set_postfix_str(f"{row['dataset']} / {row['method']}", refresh=False)
-                bar.update()
+        for row, per_class in cells:
+            emit(row, per_class)
     if dask_scheduler is not None:
         client.close()
     results = read_results(out_dir)
