@@ -15,13 +15,8 @@ from sklearn_elm.losses import _margin_loss, elm_loss, label_distribution_margin
 ATOL = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # these tests run many tiny fits: one thread avoids per-op synchronisation on busy cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# many tiny fits: one thread avoids per-op synchronisation on busy cores
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,8 @@ SMALL = dict(max_epochs=3, batch_size=32, hidden_layer_sizes=(16,), device="cpu"
              random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # many tiny fits: one thread avoids per-op synchronisation on busy cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# many tiny fits: one thread avoids per-op synchronisation on busy cores
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
