@@ -17,7 +17,7 @@ of different sizes are padded and masked; a member with no batch at a step is le
 (weights, moments and step count). After training the stacked weights are loaded into ordinary
 fitted ``ELMClassifier`` objects, so their predictions run through ``ELMClassifier`` itself.
 
-Everything else (other modules, dropout, focal loss, early stopping, callbacks, checkpoints,
+Everything else (other modules, dropout, early stopping, callbacks, checkpoints,
 mixed precision, ``torch.compile``, custom optimizer classes or routed ``module__*`` /
 ``optimizer__*`` parameters) is trained one member at a time with ``ELMClassifier.fit``;
 :attr:`MemberResult.batched` says which path a member took.
@@ -59,7 +59,7 @@ from .modules import _EPS, MLP
 __all__ = ["MemberResult", "fit_members", "member_bytes"]
 
 #: losses the batched trainer computes; the others fall back to one fit per member
-BATCHED_LOSSES = ("elm", "ldam", "ce", "la", "cb")
+BATCHED_LOSSES = ("elm", "ldam", "ce", "la", "cb", "focal")
 _BATCHED_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                        "sgd": torch.optim.SGD}
 #: default cap on the estimated peak memory of one batched group (bytes)
@@ -268,7 +268,8 @@ class _Spec:
 
     @property
     def key(self):
-        family = "margin" if self.estimator.loss in ("elm", "ldam") else "adjusted"
+        loss = self.estimator.loss
+        family = "margin" if loss in ("elm", "ldam") else "focal" if loss == "focal" else "adjusted"
         return (self.device, self.hidden, self.head, self.n_classes, self.batch_size,
                 int(self.estimator.max_epochs), self.optimizer, family)
 
@@ -427,6 +428,9 @@ def _train_group(specs, X, sample_weight, device, nets):
         ]).to(device=device, dtype=torch.float32)
         tau = _per_member([float(e.tau) if e.loss == "la" else 0.0 for e in estimators], device)
         adjust_rows = (tau.unsqueeze(1) * log_prior).repeat_interleave(B, dim=0)
+        if loss_kind == "focal":
+            gamma_rows = _per_member([float(e.gamma) for e in estimators],
+                                     device).repeat_interleave(B)
     balanced = torch.stack([
         _losses.class_balanced_weights(c, e.beta) for c, e in zip(counts, estimators, strict=True)
     ]).to(device=device, dtype=torch.float32)
@@ -491,6 +495,8 @@ def _train_group(specs, X, sample_weight, device, nets):
             else:
                 scaled = flat_logits * s_rows.unsqueeze(1) + adjust_rows
                 per_row = _losses._cross_entropy_rows(scaled, flat_target)
+                if loss_kind == "focal":
+                    per_row = per_row * _losses._focal_factor(-per_row, gamma_rows)
             per_row = per_row.view(G, B)
             numerator = (per_row * row_weight).sum(1)
             if weighted:

@@ -697,14 +697,22 @@ def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
     log_p = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
     per_sample = -log_p
     if gamma != 0.0:
-        # 1 - p as -expm1(log p), accurate when p is close to 1. The clamp to the smallest
-        # normal number keeps the gradient finite: at p == 1 (reached in float32 for logit gaps
-        # beyond ~17), d/dx x^γ is infinite at x = 0 for γ < 1, and inf · 0 would give NaN
-        one_minus_p = (-torch.expm1(log_p)).clamp_min(torch.finfo(log_p.dtype).tiny)
-        per_sample = per_sample * one_minus_p.pow(gamma)
+        per_sample = per_sample * _focal_factor(log_p, gamma)
     if weight is not None:
         per_sample = per_sample * weight.gather(0, target)
     return _weighted_reduce(per_sample, target, weight, reduction)
+
+
+def _focal_factor(log_p, gamma):
+    """``(1 - p)^γ`` from ``log p``: the focal loss's down-weighting of easy samples.
+
+    ``1 - p`` is computed as ``-expm1(log p)``, accurate when p is close to 1. The clamp to the
+    smallest normal number keeps the gradient finite: at p == 1 (reached in float32 for logit
+    gaps beyond ~17), d/dx x^γ is infinite at x = 0 for γ < 1, and inf · 0 would give NaN.
+    ``gamma`` may be a tensor of per-row exponents.
+    """
+    one_minus_p = (-torch.expm1(log_p)).clamp_min(torch.finfo(log_p.dtype).tiny)
+    return one_minus_p.pow(gamma)
 
 
 class FocalLoss(_WeightedLoss):

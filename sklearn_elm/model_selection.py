@@ -53,7 +53,7 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     search costs far less than one fit per candidate and fold (see the performance page). Each
     batched network is the network ``ELMClassifier`` would train with the same parameters and
     seed (same initial weights, same batch order; predictions equal to float32 rounding).
-    Networks the batched trainer does not cover (images, dropout, focal loss, early stopping,
+    Networks the batched trainer does not cover (images, dropout, early stopping,
     callbacks, mixed precision, custom modules or optimizers) are trained one by one with
     ``ELMClassifier.fit``; ``cv_results_["batched"]`` says which. The best candidate is then
     refitted on all the data as an ordinary ``ELMClassifier`` (``best_estimator_``).

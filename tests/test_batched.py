@@ -48,6 +48,8 @@ CONFIGS = [
     dict(loss="elm", head="linear", hidden_layer_sizes=(8, 5), s=10.0, random_state=8),
     dict(loss="elm", hidden_layer_sizes=(), random_state=9),
     dict(loss="elm", optimizer=torch.optim.Adam, lr=0.003, random_state=10),
+    dict(loss="focal", gamma=2.0, drw_start=1, random_state=11),
+    dict(loss="focal", gamma=0.5, s=10.0, random_state=12),
 ]
 
 
@@ -75,11 +77,11 @@ def test_members_equal_single_fits(table, weighted):
     X, y, w = table
     sample_weight = w if weighted else None
     # folds of different sizes: different numbers of batches and last-batch sizes
-    sizes = [200, 170, 131, 233, 96, 210, 180, 150, 120, 160, 190]
+    sizes = [200, 170, 131, 233, 96, 210, 180, 150, 120, 160, 190, 175, 140]
     members = [(_base(**config), _rows(len(y), size, i))
                for i, (config, size) in enumerate(zip(CONFIGS, sizes, strict=True))]
     if weighted:  # one member per loss and optimizer
-        members = [members[i] for i in (0, 3, 4, 5, 7)]
+        members = [members[i] for i in (0, 3, 4, 5, 7, 11)]
     results = fit_members(X, y, members, sample_weight)
     for (params, rows), member in zip(members, results, strict=True):
         single = ELMClassifier(**params).fit(
@@ -137,7 +139,6 @@ def test_unbatchable_members_fall_back_to_single_fits(table):
 
 
 @pytest.mark.parametrize("params, reason", [
-    (dict(loss="focal"), "loss='focal'"),
     (dict(module="cnn"), "module='cnn'"),
     (dict(early_stopping=True), "early_stopping=True"),
     (dict(precision="bf16"), "precision='bf16'"),

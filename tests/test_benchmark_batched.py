@@ -1,4 +1,6 @@
-"""``run_benchmark(batched=True)`` / ``--batched``: the criterion cells of a dataset in one fit."""
+"""``run_benchmark(batched=True)`` / ``--batched``: the network cells of a dataset in one fit."""
+
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ from sklearn_elm.benchmark._results import ProtocolMismatchError, read_per_class
 
 CRITERION = ["elm", "ldam", "ce", "focal", "cb", "la"]
 OTHERS = ["smote", "logreg-balanced"]
+NETWORK_METHODS = [*CRITERION, "smote"]
 NETWORK = {"hidden_layer_sizes": (8,), "lr": 0.01, "batch_size": 16, "max_epochs": 2}
 KEYS = ["dataset", "method", "tuned", "repeat", "fold"]
 
@@ -27,14 +30,14 @@ def _datasets():
     ]
 
 
-def _run(out, batched, methods=CRITERION + OTHERS, **kwargs):
+def _run(out, batched, methods=CRITERION + OTHERS, network_params=NETWORK, **kwargs):
     return run_benchmark(
         _datasets(),
         methods,
         out,
         n_splits=2,
         n_repeats=1,
-        network_params=NETWORK,
+        network_params=network_params,
         progress=False,
         log=lambda message: None,
         batched=batched,
@@ -69,15 +72,46 @@ def test_batched_scores_match_the_cell_by_cell_run(both_runs):
     np.testing.assert_allclose(batched["roc_auc"], single["roc_auc"], atol=1e-2)
 
 
-def test_only_untuned_criterion_cells_run_batched(both_runs):
+def test_untuned_network_cells_run_batched(both_runs):
     _, batched, _ = both_runs
-    criterion = batched["method"].isin(CRITERION)
-    notes = batched.loc[criterion, "note"]
-    # focal is outside the batched trainer's losses: it is fitted alone, and says why
-    assert notes.str.startswith("batched").sum() == 4 * (len(CRITERION) - 1)
-    assert batched.loc[batched["method"] == "focal", "note"].str.contains("fitted alone").all()
-    assert not batched.loc[~criterion, "note"].str.contains("batched|fitted alone").any()
-    assert (batched.loc[criterion, "fit_time"] > 0).all()
+    network = batched["method"].isin(NETWORK_METHODS)
+    assert batched.loc[network, "note"].str.startswith("batched").all()
+    assert not batched.loc[~network, "note"].str.contains("batched|fitted alone").any()
+    assert (batched.loc[network, "fit_time"] > 0).all()
+
+
+def test_networks_outside_the_batched_trainer_are_fitted_alone_and_say_why(tmp_path):
+    results = _run(tmp_path, True, methods=["elm", "smote"],
+                   network_params={**NETWORK, "dropout": 0.1})
+    assert (results["error"] == "").all()
+    assert results["note"].str.startswith("fitted alone (dropout > 0)").all()
+
+
+def test_a_sampler_that_cannot_run_fails_its_cells_alone():
+    # 15 training samples per class made long-tailed at ratio 15: the rarest class keeps one,
+    # which SMOTE cannot interpolate from; the batched run records it as the cell-by-cell does
+    rng = np.random.RandomState(1)
+    X = np.vstack([rng.normal(k, 1, (30, 3)) for k in range(3)])
+    data = [BenchmarkDataset.from_arrays("lt15", X, np.repeat(["a", "b", "c"], 30), lt_ratio=15)]
+    runs = {}
+    for batched in (False, True):
+        runs[batched] = _sorted(
+            run_benchmark(data, ["smote", "ce"], tempfile.mkdtemp(), n_splits=2, n_repeats=1,
+                          network_params=NETWORK, progress=False, log=lambda message: None,
+                          batched=batched)
+        )
+    single, batched = runs[False], runs[True]
+    smote = batched["method"] == "smote"
+    assert (batched.loc[smote, "error"] != "").all()
+    assert batched.loc[smote, "error"].str.contains("SamplerUnavailableError").all()
+    assert batched.loc[smote, "error"].tolist() == single.loc[smote, "error"].tolist()
+    assert batched.loc[smote, "balanced_accuracy"].isna().all()
+    assert (batched.loc[~smote, "error"] == "").all()
+    assert batched.loc[~smote, "note"].str.startswith("batched").all()
+    np.testing.assert_allclose(
+        batched.loc[~smote, "balanced_accuracy"], single.loc[~smote, "balanced_accuracy"],
+        atol=1e-6,
+    )
 
 
 def test_per_class_rows_match(both_runs):
@@ -116,7 +150,7 @@ def test_batched_run_resumes_only_the_missing_cells(both_runs, tmp_path, monkeyp
 
 def test_batched_and_unbatched_folders_do_not_mix(tmp_path):
     _run(tmp_path / "a", False, methods=["logreg-balanced"])
-    with pytest.raises(ProtocolMismatchError, match="batched"):
+    with pytest.raises(ProtocolMismatchError, match="batched(.|\n)*resume it with --no-batched"):
         _run(tmp_path / "a", True, methods=["logreg-balanced"])
     _run(tmp_path / "b", True, methods=["logreg-balanced"])
     with pytest.raises(ProtocolMismatchError, match="batched"):
@@ -158,7 +192,9 @@ def test_cli_flag_reaches_run_benchmark(tmp_path, monkeypatch):
     (data / "small.csv").write_text("\n".join(lines) + "\n")
     base = ["benchmark", "--quick", "--no-progress", "--data-dir", str(data)]
     base += ["--methods", "ce", "--out", str(tmp_path / "out")]
+    assert _cli.main(base) == 0
+    assert seen["batched"] is True  # the default
+    assert _cli.main([*base, "--no-batched"]) == 0
+    assert seen["batched"] is False
     assert _cli.main([*base, "--batched"]) == 0
     assert seen["batched"] is True
-    assert _cli.main(base) == 0
-    assert seen["batched"] is False

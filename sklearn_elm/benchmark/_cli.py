@@ -122,9 +122,11 @@ def _build_parser():
     )
     bench.add_argument(
         "--batched",
-        action="store_true",
-        help="train the untuned criterion-network cells (elm, ldam, ce, la, cb, focal) of each "
-        "dataset together with the batched trainer; same scores up to float32 rounding",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train the untuned network cells (criterion and sampler methods) of each dataset "
+        "together with the batched trainer; --no-batched fits them one cell per worker "
+        "(the same networks, up to float32 rounding) [default: batched]",
     )
     bench.add_argument(
         "--folds",
@@ -307,6 +309,7 @@ def main(argv=None):
             "quick": args.quick,
             "tune": args.tune,
             "metric": args.metric,
+            "batched": args.batched,
         },
         skipped=skipped,
         wall_time=time.perf_counter() - started,

@@ -354,6 +354,14 @@ def _protocol_lines(protocol, datasets, metric_title):
         "the sampler methods none, `cb` class-balanced weights throughout. SMOTE-type "
         "samplers use k = min(5, smallest training class − 1) neighbours and are recorded as "
         "failed when a class has a single training sample.",
+        (
+            "- The untuned network cells of a dataset were trained together by the batched "
+            "trainer (`--batched`, the default): the same networks as cell by cell, up to "
+            "float32 rounding; a cell's fit time is its resampling plus its share of the "
+            "batched training."
+            if protocol["batched"]
+            else "- Every cell was fitted on its own (`--no-batched`)."
+        ),
         f"- Ranks, the Friedman test and the Wilcoxon tests use **{metric_title}** "
         "(`--metric`). The mean columns of the summary are means over datasets of the "
         "per-dataset means over splits.",
@@ -438,7 +446,7 @@ def write_report(
         The command, written at the top of the report.
     protocol : dict
         ``folds``, ``repeats``, ``seed``, ``network_params``, ``device``, ``n_jobs``,
-        ``quick``, ``tune`` and ``metric``.
+        ``quick``, ``tune``, ``metric`` and ``batched``.
     wall_time : float
         Seconds taken by this invocation.
     skipped : sequence of str, default=()

@@ -212,6 +212,9 @@ def check_protocol(out_dir, protocol):
                     changed[f"{key[:-1]} {name}"] = (before[name], now[name])
         if changed:
             lines = [f"  {key}: {old!r} there, {new!r} now" for key, (old, new) in changed.items()]
+            if "batched" in changed:
+                how = "--no-batched" if protocol.get("batched") else "--batched"
+                lines.append(f"  (its networks were trained otherwise: resume it with {how})")
             raise ProtocolMismatchError(
                 f"{out_dir} holds results of another protocol; what differs:\n"
                 + "\n".join(lines)

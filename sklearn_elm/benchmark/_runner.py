@@ -291,52 +291,108 @@ def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, set
 
 
 def _is_batchable(method, estimator, settings):
-    """Whether a cell joins its dataset's batched fit: an untuned criterion network."""
+    """Whether a cell joins its dataset's batched fit: an untuned network (criterion or sampler)."""
     return (
         settings["batched"]
         and estimator is None
         and not settings["tuned"]
-        and METHOD_TABLE[method].family == "criterion"
+        and METHOD_TABLE[method].family in _BATCHED_FAMILIES
     )
 
 
-def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
-    """Fit the untuned criterion cells of one dataset in one :func:`fit_members` call.
+#: the families whose untuned cells end in an ELMClassifier, so the batched trainer can fit them
+_BATCHED_FAMILIES = ("criterion", "sampler")
 
-    Every split's preprocessing (imputation, standardisation, fitted on its training part)
-    transforms the whole dataset into a block of one stacked matrix; a cell trains on the
-    rows of its training part in its split's block and is scored on those of its test part.
-    The network of each cell is the ``classify`` step of the pipeline :func:`make_method`
-    builds for it, so the method has one definition. Yields ``(row, per_class)``.
+
+class _StackedRows:
+    """Blocks of rows stacked into one matrix, for one call of the batched trainer."""
+
+    def __init__(self):
+        self.X, self.y, self.size = [], [], 0
+
+    def add(self, X, y):
+        """Append a block; returns the indices of its rows in the stacked matrix."""
+        rows = np.arange(self.size, self.size + len(y))
+        self.X.append(np.asarray(X, dtype=np.float32))
+        self.y.append(np.asarray(y))
+        self.size += len(y)
+        return rows
+
+    def stacked(self):
+        return np.vstack(self.X), np.concatenate(self.y)
+
+
+def _prepare_batched_cell(dataset, task, seed, stack, split_blocks):
+    """The member of one cell: its network's parameters and training rows in ``stack``.
+
+    Every split's imputation and standardisation, fitted on its training part, transforms the
+    whole dataset once into a block of ``stack`` (kept in float64 in ``split_blocks``, as the
+    pipeline would pass it on); a sampler method resamples its split's training rows of that
+    block into a block of its own. Returns ``(params, train_rows, test_rows, resample_time)``.
     """
     from sklearn.base import clone
 
+    _, method, _, repeat, fold, train, test, settings = task
+    train_counts = np.bincount(dataset.y[train], minlength=dataset.class_names.size)
+    pipeline = _build(method, None, train_counts, _cell_seed(seed, repeat, fold), settings)
+    steps = [name for name, _ in pipeline.steps]
+    if steps[:2] != ["impute", "scale"] or steps[-1] != "classify" or len(steps) > 4:
+        raise ValueError(f"{method} is not a preprocessed network; it cannot be batched")
+    if (repeat, fold) not in split_blocks:
+        with threadpool_limits(limits=1):
+            block = clone(pipeline[:2]).fit(dataset.X[train]).transform(dataset.X)
+        split_blocks[repeat, fold] = (stack.add(block, dataset.y), block)
+    rows, block = split_blocks[repeat, fold]
+    train_rows, resample_time = rows[train], 0.0
+    if "sample" in pipeline.named_steps:
+        start = time.perf_counter()
+        with threadpool_limits(limits=1):
+            X_res, y_res = pipeline.named_steps["sample"].fit_resample(
+                block[train], dataset.y[train]
+            )
+        resample_time = time.perf_counter() - start
+        train_rows = stack.add(X_res, y_res)
+    params = pipeline.named_steps["classify"].get_params(deep=False)
+    return params, train_rows, rows[test], resample_time
+
+
+def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
+    """Fit the untuned network cells of one dataset in one :func:`fit_members` call.
+
+    A cell trains on its rows of one stacked matrix (see :func:`_prepare_batched_cell`) and is
+    scored on the rows of its test part. The network of each cell is the ``classify`` step of
+    the pipeline :func:`make_method` builds for it, so a method has one definition. A cell
+    whose preparation fails (a sampler that cannot run on its training part) is a failed cell,
+    as it would be cell by cell. Yields ``(row, per_class)``.
+    """
     from .._batched import fit_members
 
-    blocks, offsets, members, cells = [], {}, [], []
-    offset = 0
+    stack, split_blocks, members, cells = _StackedRows(), {}, [], []
     for task in tasks:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                params, train_rows, test_rows, extra = _prepare_batched_cell(
+                    dataset, task, seed, stack, split_blocks
+                )
+            except Exception as exc:  # one failed cell must not end a long run
+                cells.append((task, None, None, 0.0, _warning_note(caught), exc))
+                continue
+        members.append((params, train_rows))
+        cells.append((task, len(members) - 1, test_rows, extra, _warning_note(caught), None))
+    X_big, y_big = stack.stacked() if members else (None, None)
+    results = fit_members(X_big, y_big, members, n_jobs=n_jobs) if members else []
+    for task, member, test_rows, resample_time, prepare_note, failure in cells:
         _, method, _, repeat, fold, train, test, settings = task
         train_counts = np.bincount(dataset.y[train], minlength=dataset.class_names.size)
-        pipeline = _build(method, None, train_counts, _cell_seed(seed, repeat, fold), settings)
-        if [name for name, _ in pipeline.steps] != ["impute", "scale", "classify"]:
-            raise ValueError(f"{method} is not a preprocessed network; it cannot be batched")
-        if (repeat, fold) not in offsets:
-            with threadpool_limits(limits=1):
-                block = clone(pipeline[:-1]).fit(dataset.X[train]).transform(dataset.X)
-            blocks.append(np.asarray(block, dtype=np.float32))
-            offsets[repeat, fold] = offset
-            offset += dataset.y.size
-        start = offsets[repeat, fold]
-        members.append((pipeline.named_steps["classify"].get_params(deep=False), start + train))
-        cells.append((task, start + test, train_counts))
-    X_big = np.vstack(blocks)
-    y_big = np.tile(dataset.y, len(blocks))
-    results = fit_members(X_big, y_big, members, n_jobs=n_jobs)
-    for (task, test_rows, train_counts), result in zip(cells, results, strict=True):
-        _, method, _, repeat, fold, train, test, settings = task
         row = _new_row(dataset, method, repeat, fold, seed, settings, train.size, test.size)
-        row["fit_time"] = result.fit_time
+        if failure is not None:
+            row["error"] = _error_text(failure)
+            row["note"] = prepare_note
+            yield row, []
+            continue
+        result = results[member]
+        row["fit_time"] = result.fit_time + resample_time
         how = "batched" if result.batched else f"fitted alone ({_one_line(result.reason)})"
         per_class = []
         with warnings.catch_warnings(record=True) as caught:
@@ -357,7 +413,7 @@ def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
                     )
                 except Exception as exc:  # one failed cell must not end a long run
                     row["error"] = _error_text(exc)
-        row["note"] = _join_notes(how, _warning_note(caught))
+        row["note"] = _join_notes(how, prepare_note, _warning_note(caught))
         yield row, per_class
 
 
@@ -371,36 +427,32 @@ def _batched_jobs(n_jobs):
     return cores if n_jobs < 0 else min(int(n_jobs), cores)
 
 
-def _run_batched(batch_tasks, seed, n_jobs, emit, log):
-    """Fit the batched cells dataset by dataset, passing each ``(row, per_class)`` to ``emit``.
+def _run_batched(tasks, seed, n_jobs, emit, log):
+    """Fit one dataset's batched cells together, passing each ``(row, per_class)`` to ``emit``.
 
-    Returns the cells to fit one by one instead: those of a dataset whose batched fit raised.
+    Returns the cells to fit one by one instead: all of them if the batched fit raised.
     """
     import torch
 
+    if not tasks:
+        return []
+    dataset = tasks[0][0]
     threads = None if n_jobs is None or n_jobs < 1 else int(n_jobs)
-    by_dataset = {}
-    for task in batch_tasks:
-        by_dataset.setdefault(id(task[0]), []).append(task)
-    fallback = []
-    for tasks in by_dataset.values():
-        dataset = tasks[0][0]
-        _warm_up_torch(tasks[0][-1]["device"])
-        torch_threads = torch.get_num_threads()
-        try:
-            if threads is not None:
-                torch.set_num_threads(threads)
-            cells = list(_batched_dataset_cells(dataset, tasks, seed, threads))
-        except Exception as exc:  # the cells run one by one instead
-            note = f"batched fit failed, fitted alone ({_error_text(exc)})"
-            log(f"{dataset.name}: {note}")
-            fallback += [(*task[:-1], {**task[-1], "batch_note": note}) for task in tasks]
-            continue
-        finally:
-            torch.set_num_threads(torch_threads)
-        for row, per_class in cells:
-            emit(row, per_class)
-    return fallback
+    _warm_up_torch(tasks[0][-1]["device"])
+    torch_threads = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        cells = list(_batched_dataset_cells(dataset, tasks, seed, threads))
+    except Exception as exc:  # the cells run one by one instead
+        note = f"batched fit failed, fitted alone ({_error_text(exc)})"
+        log(f"{dataset.name}: {note}")
+        return [(*task[:-1], {**task[-1], "batch_note": note}) for task in tasks]
+    finally:
+        torch.set_num_threads(torch_threads)
+    for row, per_class in cells:
+        emit(row, per_class)
+    return []
 
 
 def normalize_methods(methods):
@@ -473,7 +525,7 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
             for dataset in datasets
         },
     }
-    if settings["batched"]:  # absent when False: folders of earlier versions still resume
+    if settings["batched"]:  # absent when False: cell-by-cell folders of earlier versions resume
         protocol["batched"] = True
     if settings["tune"]:  # the inner scorer makes the tuned scores
         protocol["inner_cv"] = {"folds": INNER_FOLDS, "metric": settings["metric"]}
@@ -496,7 +548,7 @@ def run_benchmark(
     dask_scheduler=None,
     progress=True,
     log=None,
-    batched=False,
+    batched=True,
 ):
     """Score every method on every split of every dataset, appending to ``results.csv``.
 
@@ -545,16 +597,17 @@ def run_benchmark(
         Show a tqdm progress bar with the ETA on stderr.
     log : callable, default=None
         Receives progress messages; defaults to printing them on stderr.
-    batched : bool, default=False
-        Train the untuned cells of the criterion methods (``METHOD_TABLE`` family
-        ``"criterion"``) of each dataset together, in one call of the batched trainer
-        (``sklearn_elm._batched.fit_members``), in the main process, instead of one cell per
-        worker. Each cell gets the network :func:`make_method` builds for it, trained on its
-        split's preprocessed training part, so its scores match the unbatched run up to
-        float32 rounding; its ``fit_time`` is its share of its batched group's training (the
-        preprocessing excluded) and its ``note`` says it ran batched, or why it was fitted
-        alone. Sampler, baseline, tuned and custom cells run as usual. ``protocol.json``
-        records it: a batched run does not resume into an unbatched folder, nor the reverse.
+    batched : bool, default=True
+        Train the untuned network cells of each dataset (the criterion methods, and the
+        sampler methods after their resampling) together, in one call of the batched
+        trainer, in the main process, instead of one cell per worker. Each cell gets the
+        network :func:`make_method` builds for it, trained on its split's preprocessed (and,
+        for a sampler, resampled) training part, so its scores match the cell-by-cell run up
+        to float32 rounding, which over the epochs can turn into a few differently predicted
+        test rows; its ``fit_time`` is its resampling time plus its share of its batched
+        group's training, and its ``note`` says it ran batched, or why it was fitted alone.
+        Baseline, tuned and custom cells run one per worker. ``protocol.json`` records it:
+        a batched run does not resume into a folder of a cell-by-cell run, nor the reverse.
 
     Returns
     -------
@@ -594,7 +647,8 @@ def run_benchmark(
     results_path, per_class_path = out_dir / "results.csv", out_dir / "per_class.csv"
     done = set(read_results(out_dir)[CELL_KEYS].itertuples(index=False, name=None))
 
-    tasks, batch_tasks = [], []
+    # per dataset: the cells of the batched trainer, and those fitted one per worker
+    work = {}
     for dataset in datasets:
         try:
             splits = make_splits(dataset, n_splits, n_repeats, seed)
@@ -610,12 +664,14 @@ def run_benchmark(
                     if (dataset.name, name, tuned, repeat, fold) not in done:
                         cell_settings = {**settings, "tuned": tuned}
                         task = (dataset, name, estimator, repeat, fold, train, test, cell_settings)
+                        batch_tasks, tasks = work.setdefault(dataset.name, ([], []))
                         if _is_batchable(name, estimator, cell_settings):
                             batch_tasks.append(task)
                         else:
                             tasks.append(task)
+    n_cells = sum(len(batch_tasks) + len(tasks) for batch_tasks, tasks in work.values())
     log(
-        f"{len(tasks) + len(batch_tasks)} cells to run ({len(done)} already in {results_path}); "
+        f"{n_cells} cells to run ({len(done)} already in {results_path}); "
         f"{len(datasets)} datasets x {len(methods)} methods"
     )
     for dataset in datasets:
@@ -630,7 +686,7 @@ def run_benchmark(
         backend = parallel_backend("dask", client=client)
         n_jobs = -1
     with backend, tqdm(
-        total=len(tasks) + len(batch_tasks),
+        total=n_cells,
         desc="benchmark",
         unit="cell",
         disable=not progress,
@@ -645,14 +701,17 @@ def run_benchmark(
             bar.set_postfix_str(f"{row['dataset']} / {row['method']}", refresh=False)
             bar.update()
 
-        if batch_tasks:
-            tasks += _run_batched(batch_tasks, seed, _batched_jobs(n_jobs), emit, log)
-        cells = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_evaluate_cell)(dataset, name, estimator, repeat, fold, train, test, seed, s)
-            for dataset, name, estimator, repeat, fold, train, test, s in tasks
-        )
-        for row, per_class in cells:
-            emit(row, per_class)
+        # dataset after dataset, so that an interrupted run leaves whole datasets behind
+        for batch_tasks, tasks in work.values():
+            tasks = _run_batched(batch_tasks, seed, _batched_jobs(n_jobs), emit, log) + tasks
+            cells = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                delayed(_evaluate_cell)(
+                    dataset, name, estimator, repeat, fold, train, test, seed, s
+                )
+                for dataset, name, estimator, repeat, fold, train, test, s in tasks
+            )
+            for row, per_class in cells:
+                emit(row, per_class)
     if dask_scheduler is not None:
         client.close()
     results = read_results(out_dir)
