@@ -1,0 +1,187 @@
+"""Tables of the results page that the benchmark report does not print, from result folders.
+
+Reads the files ``sklearn-elm benchmark`` writes (``results.csv``, ``per_class.csv``,
+``stats.json``) and prints, as Markdown:
+
+* progress: cells done and complete datasets (all methods, all splits) of each folder;
+* mean ranks over the KEEL (two-class, k-fold) and the long-tailed datasets separately, taken
+  from the per-dataset ranks of ``stats.json`` (ranks among all the run's methods);
+* where ELM wins and loses: on how many datasets each method ranks first, ELM's rank
+  distribution and the datasets where it is best;
+* the two-class check of the results page: mean minority and majority accuracy of each method
+  over the KEEL datasets (minority = the class with fewer training samples in the split), and
+  how ELM's loss of majority accuracy against LDAM relates to the imbalance ratio and to how
+  separable the classes are (LDAM's ROC AUC);
+* for ``--tune`` folders, the parameters the inner cross-validation chose for tuned ELM.
+
+Run ``python benchmarks/long_runs_summary.py benchmarks/results/all benchmarks/results/tune-lt``
+(any result folders; a folder still running is summarised over its complete datasets).
+``--write-complete`` also writes each folder's complete datasets, comma-separated, to its
+``complete.txt``, for an interim report over them that re-runs no cell::
+
+    sklearn-elm benchmark <the run's options> --datasets "$(cat FOLDER/complete.txt)" --out FOLDER
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from scipy.stats import spearmanr
+
+from sklearn_elm.datasets import list_datasets
+
+KEYS = ["dataset", "method", "tuned", "repeat", "fold"]
+
+
+def _is_long_tailed(name):
+    return "-lt" in name and name.rsplit("-lt", 1)[1].isdigit()
+
+
+def complete_datasets(results):
+    """Datasets with a row for every method (and tuned option) on every split of theirs.
+
+    A run writes a dataset's batched network cells of all splits at once, before its other
+    cells, so the splits present in its rows are all of its splits.
+    """
+    options = len(results[["method", "tuned"]].drop_duplicates())
+    complete = []
+    for name, rows in results.groupby("dataset"):
+        splits = len(rows[["repeat", "fold"]].drop_duplicates())
+        if len(rows.drop_duplicates(KEYS)) == splits * options:
+            complete.append(name)
+    return sorted(complete)
+
+
+def print_table(frame, floatfmt="{:.3f}"):
+    columns = [frame.index.name or "", *frame.columns]
+    print("| " + " | ".join(str(c) for c in columns) + " |")
+    print("|" + " --- |" * len(columns))
+    for index, row in frame.iterrows():
+        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row]
+        print(f"| {index} | " + " | ".join(cells) + " |")
+    print()
+
+
+def rank_tables(stats, kind):
+    ranks = pd.DataFrame(stats[kind]["ranks"]).T  # datasets x methods
+    groups = {"KEEL (two classes)": [d for d in ranks.index if not _is_long_tailed(d)],
+              "long-tailed": [d for d in ranks.index if _is_long_tailed(d)]}
+    table = pd.DataFrame({
+        f"{name}: mean rank ({len(rows)})": ranks.loc[rows].mean()
+        for name, rows in groups.items() if rows
+    })
+    table.insert(0, f"all: mean rank ({len(ranks)})", ranks.mean())
+    table = table.sort_values(table.columns[0])
+    table.index.name = "method"
+    print(f"Mean ranks ({kind} cells), from the per-dataset ranks of stats.json:\n")
+    print_table(table, "{:.2f}")
+
+    firsts = (ranks == ranks.min(axis=1).to_numpy()[:, None]).sum()
+    print("Datasets where each method ranks first (ties count for each):",
+          ", ".join(f"{m} {int(n)}" for m, n in firsts.sort_values(ascending=False).items()))
+    if "elm" in ranks:
+        elm = ranks["elm"]
+        n_methods = ranks.shape[1]
+        print(f"ELM's rank: median {elm.median():.1f} of {n_methods}; first on "
+              f"{int((elm == ranks.min(axis=1)).sum())}, in the top three on "
+              f"{int((elm <= 3).sum())}, in the bottom three on "
+              f"{int((elm > n_methods - 3).sum())} of {len(elm)} datasets")
+        best = sorted(ranks.index[elm == ranks.min(axis=1)])
+        print("ELM first on:", ", ".join(best) if best else "none")
+    print()
+
+
+def two_class_table(per_class, results, datasets):
+    keel = per_class[per_class["dataset"].isin(datasets) & ~per_class["tuned"]]
+    keys = ["dataset", "method", "repeat", "fold"]
+    keel = keel.sort_values([*keys, "train_count"])
+    minority = keel.groupby(keys).first()["accuracy"]
+    majority = keel.groupby(keys).last()["accuracy"]
+    both = pd.DataFrame({"minority accuracy": minority, "majority accuracy": majority})
+    per_dataset = both.groupby(["method", "dataset"]).mean()
+    table = per_dataset.groupby("method").mean()
+    table["minority − majority"] = table["minority accuracy"] - table["majority accuracy"]
+    table = table.sort_values("minority − majority", ascending=False)
+    print(f"Two classes: mean over the {len(datasets)} complete KEEL datasets (mean over splits "
+          "first; untuned cells):\n")
+    print_table(table)
+    if {"elm", "ldam"} <= set(per_dataset.index.get_level_values(0)):
+        elm, ldam = per_dataset.loc["elm"], per_dataset.loc["ldam"]
+        lower = int((elm["majority accuracy"] < ldam["majority accuracy"] - 1e-12).sum())
+        higher = int((elm["minority accuracy"] >= ldam["minority accuracy"] - 1e-12).sum())
+        print(f"ELM against LDAM: lower majority accuracy on {lower}, higher or equal minority "
+              f"accuracy on {higher} of {len(elm)} datasets")
+        scores = ["roc_auc", "balanced_accuracy", "macro_f1"]
+        untuned = results[results["dataset"].isin(datasets) & ~results["tuned"]]
+        means = untuned.groupby(["method", "dataset"])[scores].mean().groupby("method").mean()
+        print("Means over the same datasets, ELM / LDAM: " + "; ".join(
+            f"{score} {means.loc['elm', score]:.3f} / {means.loc['ldam', score]:.3f}"
+            for score in scores))
+        deficit = (ldam["majority accuracy"] - elm["majority accuracy"]).sort_values()
+        ratios = list_datasets().set_index("name")["imbalance_ratio"].reindex(deficit.index)
+        rho = spearmanr(ratios, deficit, nan_policy="omit")
+        worst = ", ".join(f"{name} {value:.2f}" for name, value in deficit[::-1][:4].items())
+        # how separable a dataset's classes are: LDAM's ROC AUC there (1 = no overlap)
+        separability = (untuned[untuned["method"] == "ldam"].groupby("dataset")["roc_auc"]
+                        .mean().reindex(deficit.index))
+        overlap = spearmanr(separability, deficit, nan_policy="omit")
+        print(f"ELM's majority-accuracy deficit against LDAM, largest: {worst}; Spearman "
+              f"correlation with the imbalance ratio {rho.statistic:.2f} (p = {rho.pvalue:.2f}), "
+              f"with LDAM's ROC AUC {overlap.statistic:.2f} (p = {overlap.pvalue:.1e})\n")
+
+
+def tuned_choices(results, method="elm"):
+    chosen = results["best_params"].notna() & results["best_params"].astype(str).ne("")
+    tuned = results[(results["method"] == method) & results["tuned"] & chosen]
+    if tuned.empty:
+        return
+    choices = Counter()
+    for text in tuned["best_params"]:
+        params = json.loads(text)
+        choices[", ".join(f"{k}={v}" for k, v in sorted(params.items()))] += 1
+    print(f"Parameters chosen for tuned {method} ({len(tuned)} cells):",
+          "; ".join(f"{k}: {n}" for k, n in choices.most_common()))
+    print()
+
+
+def summarise(folder, write_complete=False):
+    folder = Path(folder)
+    results = pd.read_csv(folder / "results.csv")
+    results["tuned"] = results["tuned"].astype(str).str.lower().eq("true")
+    per_class = pd.read_csv(folder / "per_class.csv", dtype={"class": str})
+    per_class["tuned"] = per_class["tuned"].astype(str).str.lower().eq("true")
+    done = complete_datasets(results)
+    if write_complete:
+        (folder / "complete.txt").write_text(",".join(done) + "\n")
+    print(f"## {folder}\n")
+    print(f"{len(results)} cells, {results['dataset'].nunique()} datasets started, "
+          f"{len(done)} complete; failed cells: {int(results['error'].notna().sum())}\n")
+    stats_path = folder / "stats.json"
+    if stats_path.exists():
+        stats = json.loads(stats_path.read_text())
+        for kind in ("default", "tuned"):
+            if kind in stats:
+                rank_tables(stats, kind)
+    keel = [d for d in done if not _is_long_tailed(d)]
+    if keel:
+        two_class_table(per_class, results, keel)
+    for method in ("elm", "ldam"):
+        tuned_choices(results[results["dataset"].isin(done)], method)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+")
+    parser.add_argument("--write-complete", action="store_true",
+                        help="write each folder's complete datasets to its complete.txt")
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        summarise(folder, args.write_complete)
+
+
+if __name__ == "__main__":
+    main()
