@@ -107,5 +107,6 @@ def main(argv=None):
     compare("batched", single, batched)
     compare("cell by cell, X moved by one float32 ulp", single, moved)
 
+
 if __name__ == "__main__":
     main()
