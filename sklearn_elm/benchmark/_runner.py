@@ -328,7 +328,8 @@ def _prepare_batched_cell(dataset, task, seed, stack, split_blocks):
     Every split's imputation and standardisation, fitted on its training part, transforms the
     whole dataset once into a block of ``stack`` (kept in float64 in ``split_blocks``, as the
     pipeline would pass it on); a sampler method resamples its split's training rows of that
-    block into a block of its own. Returns ``(params, train_rows, test_rows, resample_time)``.
+    block into a block of its own. Returns ``(params, train_rows, test_rows, train_counts,
+    resample_time)``.
     """
     from sklearn.base import clone
 
@@ -353,7 +354,7 @@ def _prepare_batched_cell(dataset, task, seed, stack, split_blocks):
         resample_time = time.perf_counter() - start
         train_rows = stack.add(X_res, y_res)
     params = pipeline.named_steps["classify"].get_params(deep=False)
-    return params, train_rows, rows[test], resample_time
+    return params, train_rows, rows[test], train_counts, resample_time
 
 
 def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
@@ -372,19 +373,20 @@ def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                params, train_rows, test_rows, extra = _prepare_batched_cell(
+                params, train_rows, test_rows, train_counts, extra = _prepare_batched_cell(
                     dataset, task, seed, stack, split_blocks
                 )
             except Exception as exc:  # one failed cell must not end a long run
-                cells.append((task, None, None, 0.0, _warning_note(caught), exc))
+                cells.append((task, None, None, None, 0.0, _warning_note(caught), exc))
                 continue
         members.append((params, train_rows))
-        cells.append((task, len(members) - 1, test_rows, extra, _warning_note(caught), None))
+        cells.append(
+            (task, len(members) - 1, test_rows, train_counts, extra, _warning_note(caught), None)
+        )
     X_big, y_big = stack.stacked() if members else (None, None)
     results = fit_members(X_big, y_big, members, n_jobs=n_jobs) if members else []
-    for task, member, test_rows, resample_time, prepare_note, failure in cells:
+    for task, member, test_rows, train_counts, resample_time, prepare_note, failure in cells:
         _, method, _, repeat, fold, train, test, settings = task
-        train_counts = np.bincount(dataset.y[train], minlength=dataset.class_names.size)
         row = _new_row(dataset, method, repeat, fold, seed, settings, train.size, test.size)
         if failure is not None:
             row["error"] = _error_text(failure)
