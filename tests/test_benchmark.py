@@ -12,6 +12,7 @@ from _benchmark_data import write_csv, write_keel
 from matplotlib.image import imread
 
 from sklearn_elm.benchmark import _runner, main
+from sklearn_elm.benchmark._results import ProtocolMismatchError, check_protocol
 
 METHODS = ["elm", "ce", "smote", "logreg-balanced", "balanced-bagging", "rusboost"]
 DATASETS = {"tiny-a", "tiny-b", "blobs-lt10"}
@@ -140,6 +141,20 @@ def test_protocol_json_records_versions_device_and_hashes(quick_run):
     assert all(len(entry["sha256"]) == 64 for entry in protocol["datasets"].values())
     assert protocol["datasets"]["blobs-lt10"]["protocol"] == "long-tail"
     assert protocol["methods"] == dict.fromkeys(METHODS, "built-in")
+    (processor,) = protocol["processors"]
+    assert "torch CPU capability" in processor
+    assert processor in (quick_run / "report.md").read_text()
+
+
+def test_a_folder_resumed_on_another_processor_lists_both(tmp_path):
+    first = {"seed": 0, "methods": {"ce": "built-in"}, "processors": ["cpu A (AVX2)"]}
+    check_protocol(tmp_path, first)
+    check_protocol(tmp_path, {**first, "processors": ["cpu B (AVX512)"]})  # not refused
+    check_protocol(tmp_path, {**first, "processors": ["cpu A (AVX2)"]})
+    protocol = json.loads((tmp_path / "protocol.json").read_text())
+    assert protocol["processors"] == ["cpu A (AVX2)", "cpu B (AVX512)"]
+    with pytest.raises(ProtocolMismatchError, match="seed"):  # the protocol is still checked
+        check_protocol(tmp_path, {**first, "seed": 1})
 
 
 def test_rerun_resumes_without_new_work(quick_run, data_dir, monkeypatch):

@@ -634,6 +634,15 @@ def write_report(
         f"Platform: {platform.platform()}, {os.cpu_count()} CPU(s).",
         "",
     ]
+    recorded = out_dir / "protocol.json"
+    processors = json.loads(recorded.read_text()).get("processors") if recorded.exists() else None
+    if processors:
+        lines += [
+            "Processors of the invocations that wrote to this folder (float32 training rounds "
+            "differently on different processors, so a few cells may change from one to "
+            "another): " + "; ".join(processors) + ".",
+            "",
+        ]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path

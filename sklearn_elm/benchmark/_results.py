@@ -66,6 +66,9 @@ _TEXT_COLUMNS = ("best_params", "error", "note")
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "imbalanced-learn", "torch", "skorch", "sklearn-elm")
 # protocol entries that are dictionaries of names, merged when a run adds datasets or methods
 _MERGED = ("datasets", "methods")
+# protocol entries that are lists, extended by each invocation and never compared: a folder
+# may be resumed on another machine, but float32 rounding differs between CPUs, so it says which
+_ACCUMULATED = ("processors",)
 
 
 class ProtocolMismatchError(ValueError):
@@ -180,9 +183,10 @@ def append_rows(path, rows, columns):
 def check_protocol(out_dir, protocol):
     """Write ``protocol.json``, or refuse to mix its results with those of another protocol.
 
-    Every entry must equal the one already in the folder, except ``datasets`` and
-    ``methods``: a resumed run may add datasets or methods, but one already there must have
-    the same hash (a dataset) or the same definition (a method).
+    Every entry must equal the one already in the folder, except ``datasets``, ``methods``
+    and ``processors``: a resumed run may add datasets or methods, but one already there must
+    have the same hash (a dataset) or the same definition (a method); ``processors`` lists the
+    processors of every invocation that wrote to the folder.
 
     Parameters
     ----------
@@ -203,7 +207,7 @@ def check_protocol(out_dir, protocol):
         changed = {
             key: (previous.get(key), protocol.get(key))
             for key in sorted(protocol.keys() | previous.keys())
-            if key not in _MERGED and previous.get(key) != protocol.get(key)
+            if key not in _MERGED + _ACCUMULATED and previous.get(key) != protocol.get(key)
         }
         for key in _MERGED:
             before, now = previous.get(key, {}), protocol.get(key, {})
@@ -222,4 +226,7 @@ def check_protocol(out_dir, protocol):
             )
         for key in _MERGED:
             protocol[key] = {**previous.get(key, {}), **protocol.get(key, {})}
+        for key in _ACCUMULATED:
+            before = previous.get(key, [])
+            protocol[key] = before + [item for item in protocol.get(key, []) if item not in before]
     path.write_text(json.dumps(protocol, indent=2) + "\n")

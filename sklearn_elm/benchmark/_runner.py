@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import platform
 import sys
 import time
 import warnings
@@ -508,6 +509,25 @@ def _device_name(device):
     return str(device)
 
 
+def _processor_name():
+    """This machine's processor and the SIMD level torch's CPU kernels use, in one line.
+
+    Float32 training rounds differently on different processors, so a results folder records
+    where its cells ran.
+    """
+    import torch
+
+    name = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                name = line.partition(":")[2].strip()
+                break
+    name = name or platform.processor() or platform.machine() or "unknown processor"
+    return f"{name} (torch CPU capability {torch.backends.cpu.get_cpu_capability()})"
+
+
 def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
     protocol = {
         "folds": n_splits,
@@ -517,6 +537,7 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
         "network_params": settings["network_params"],
         "tune": settings["tune"],
         "device": _device_name(settings["device"]),
+        "processors": [_processor_name()],
         "versions": package_versions(),
         "methods": {
             name: "built-in" if estimator is None else repr(estimator)
@@ -558,8 +579,9 @@ def run_benchmark(
     appends each cell to ``out_dir/results.csv`` (and its per-class accuracies to
     ``per_class.csv``) as soon as it finishes. Cells already in ``results.csv`` are skipped,
     so an interrupted run resumes where it stopped; ``protocol.json`` records the protocol,
-    the package versions, the device and a hash of each dataset, and a run whose protocol
-    differs from the folder's stops instead of mixing results. The splits come from
+    the package versions, the device, a hash of each dataset and the processor of every
+    invocation (float32 training rounds differently on different CPUs), and a run whose
+    protocol differs from the folder's stops instead of mixing results. The splits come from
     :func:`make_splits`, the same for every method.
 
     Parameters
