@@ -32,13 +32,8 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
+from sklearn_elm.benchmark import markdown_table, read_per_class, read_results
 from sklearn_elm.datasets import list_datasets
-
-KEYS = ["dataset", "method", "tuned", "repeat", "fold"]
-
-
-def _is_long_tailed(name):
-    return "-lt" in name and name.rsplit("-lt", 1)[1].isdigit()
 
 
 def complete_datasets(results):
@@ -51,25 +46,21 @@ def complete_datasets(results):
     complete = []
     for name, rows in results.groupby("dataset"):
         splits = len(rows[["repeat", "fold"]].drop_duplicates())
-        if len(rows.drop_duplicates(KEYS)) == splits * options:
+        if len(rows) == splits * options:  # read_results keeps one row per cell
             complete.append(name)
     return sorted(complete)
 
 
 def print_table(frame, floatfmt="{:.3f}"):
-    columns = [frame.index.name or "", *frame.columns]
-    print("| " + " | ".join(str(c) for c in columns) + " |")
-    print("|" + " --- |" * len(columns))
-    for index, row in frame.iterrows():
-        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row]
-        print(f"| {index} | " + " | ".join(cells) + " |")
+    formatted = frame.map(lambda v: floatfmt.format(v) if isinstance(v, float) else v)
+    print(markdown_table(formatted, frame.index.name or ""))
     print()
 
 
-def rank_tables(stats, kind):
+def rank_tables(stats, kind, long_tailed):
     ranks = pd.DataFrame(stats[kind]["ranks"]).T  # datasets x methods
-    groups = {"KEEL (two classes)": [d for d in ranks.index if not _is_long_tailed(d)],
-              "long-tailed": [d for d in ranks.index if _is_long_tailed(d)]}
+    groups = {"KEEL (two classes)": [d for d in ranks.index if d not in long_tailed],
+              "long-tailed": [d for d in ranks.index if d in long_tailed]}
     table = pd.DataFrame({
         f"{name}: mean rank ({len(rows)})": ranks.loc[rows].mean()
         for name, rows in groups.items() if rows
@@ -135,7 +126,7 @@ def two_class_table(per_class, results, datasets):
 
 
 def tuned_choices(results, method="elm"):
-    chosen = results["best_params"].notna() & results["best_params"].astype(str).ne("")
+    chosen = results["best_params"].ne("")
     tuned = results[(results["method"] == method) & results["tuned"] & chosen]
     if tuned.empty:
         return
@@ -150,23 +141,23 @@ def tuned_choices(results, method="elm"):
 
 def summarise(folder, write_complete=False):
     folder = Path(folder)
-    results = pd.read_csv(folder / "results.csv")
-    results["tuned"] = results["tuned"].astype(str).str.lower().eq("true")
-    per_class = pd.read_csv(folder / "per_class.csv", dtype={"class": str})
-    per_class["tuned"] = per_class["tuned"].astype(str).str.lower().eq("true")
+    results = read_results(folder)
+    per_class = read_per_class(folder)
+    protocols = json.loads((folder / "protocol.json").read_text())["datasets"]
+    long_tailed = {name for name, entry in protocols.items() if entry["protocol"] == "long-tail"}
     done = complete_datasets(results)
     if write_complete:
         (folder / "complete.txt").write_text(",".join(done) + "\n")
     print(f"## {folder}\n")
     print(f"{len(results)} cells, {results['dataset'].nunique()} datasets started, "
-          f"{len(done)} complete; failed cells: {int(results['error'].notna().sum())}\n")
+          f"{len(done)} complete; failed cells: {int(results['error'].ne('').sum())}\n")
     stats_path = folder / "stats.json"
     if stats_path.exists():
         stats = json.loads(stats_path.read_text())
         for kind in ("default", "tuned"):
             if kind in stats:
-                rank_tables(stats, kind)
-    keel = [d for d in done if not _is_long_tailed(d)]
+                rank_tables(stats, kind, long_tailed)
+    keel = [d for d in done if d not in long_tailed]
     if keel:
         two_class_table(per_class, results, keel)
     for method in ("elm", "ldam"):
