@@ -12,7 +12,10 @@ Reads the files ``sklearn-elm benchmark`` writes (``results.csv``, ``per_class.c
   over the KEEL datasets (minority = the class with fewer training samples in the split), and
   how ELM's loss of majority accuracy against LDAM relates to the imbalance ratio and to how
   separable the classes are (LDAM's ROC AUC);
-* for ``--tune`` folders, the parameters the inner cross-validation chose for tuned ELM.
+* for ``--tune`` folders, the parameters the inner cross-validation chose for tuned ELM and
+  LDAM, balanced and many-, medium- and few-shot accuracy of each method default and tuned,
+  on how many datasets tuning helped ELM, and tuned ELM against tuned LDAM per dataset with
+  how the difference relates to the size of the training part and to LDAM's own score.
 
 Run ``python benchmarks/long_runs_summary.py benchmarks/results/all benchmarks/results/tune-lt``
 (any result folders; a folder still running is summarised over its complete datasets).
@@ -139,6 +142,49 @@ def tuned_choices(results, method="elm"):
     print()
 
 
+def tuning_effects(results, datasets):
+    rows = results[results["dataset"].isin(datasets)]
+    if not rows["tuned"].any():
+        return
+    scores = [score for score in ("balanced_accuracy", "many_shot_accuracy",
+                                   "medium_shot_accuracy", "few_shot_accuracy")
+              if rows[score].notna().any()]  # no shots on k-fold sets
+    per_dataset = rows.groupby(["method", "tuned", "dataset"])[scores].mean()
+    scored_everywhere = per_dataset["balanced_accuracy"].notna().groupby(
+        ["method", "tuned"]).sum().eq(len(datasets))
+    complete = scored_everywhere[scored_everywhere].index
+    tuned_methods = sorted({m for m, tuned in complete if tuned and (m, False) in complete})
+    means = per_dataset.groupby(["method", "tuned"]).mean()
+    table = pd.DataFrame({
+        score: [f"{means.loc[(m, False), score]:.3f} → {means.loc[(m, True), score]:.3f}"
+                for m in tuned_methods]
+        for score in scores
+    }, index=pd.Index(tuned_methods, name="method"))
+    print(f"Default → tuned, means over the {len(datasets)} datasets (mean over splits first), "
+          "methods that scored all of them:\n")
+    print_table(table)
+    accuracy = per_dataset["balanced_accuracy"].unstack(["method", "tuned"])
+    if ("elm", True) not in accuracy:
+        return
+    gain = (accuracy[("elm", True)] - accuracy[("elm", False)]).sort_values()
+    print(f"Tuning changed ELM's balanced accuracy: higher on {int((gain > 0).sum())}, lower on "
+          f"{int((gain < 0).sum())} of {len(gain)} datasets; most: "
+          + ", ".join(f"{name} {value:+.3f}" for name, value in gain[::-1][:3].items())
+          + "; least: " + ", ".join(f"{name} {value:+.3f}" for name, value in gain[:3].items()))
+    if ("ldam", True) in accuracy:
+        against = (accuracy[("elm", True)] - accuracy[("ldam", True)]).sort_values()
+        n_train = rows.groupby("dataset")["n_train"].mean().reindex(against.index)
+        size = spearmanr(against, n_train)
+        level = spearmanr(against, accuracy[("ldam", True)].reindex(against.index))
+        print("Tuned ELM − tuned LDAM, balanced accuracy per dataset (mean training rows): "
+              + ", ".join(f"{name} {value:+.4f} ({n_train[name]:.0f})"
+                          for name, value in against.items()))
+        print(f"Spearman correlation of that difference with the training rows "
+              f"{size.statistic:.2f} (p = {size.pvalue:.3f}), with tuned LDAM's balanced "
+              f"accuracy {level.statistic:.2f} (p = {level.pvalue:.3f})")
+    print()
+
+
 def summarise(folder, write_complete=False):
     folder = Path(folder)
     results = read_results(folder)
@@ -162,6 +208,7 @@ def summarise(folder, write_complete=False):
         two_class_table(per_class, results, keel)
     for method in ("elm", "ldam"):
         tuned_choices(results[results["dataset"].isin(done)], method)
+    tuning_effects(results, done)
 
 
 def main(argv=None):
