@@ -45,6 +45,7 @@ def _args(data_dir, out, *extra):
         ",".join(METHODS),
         "--out",
         str(out),
+        "--allow-skipped-files",  # broken.csv is skipped on purpose
         *extra,
     ]
 
@@ -245,12 +246,28 @@ def test_metric_option_ranks_macro_f1(data_dir, tmp_path):
     [
         (["--methods", "elm,svm"], "unknown method"),
         (["--suite", "nope"], "invalid choice: 'nope'"),
-        (["--long-tail", "0.5"], "ratios must be >= 1"),
+        (["--long-tail", "0.5"], "ratios must be finite numbers >= 1"),
+        (["--long-tail", "nan"], "ratios must be finite numbers >= 1"),
+        (["--long-tail", "10,inf"], "ratios must be finite numbers >= 1"),
+        # counts: 0 or negative is refused, never replaced by a default
+        (["--max-epochs", "0"], "The 'max_epochs' parameter of ELMClassifier must be an int"),
+        (["--max-epochs", "-3"], "The 'max_epochs' parameter of ELMClassifier must be an int"),
+        (["--folds", "0"], "argument --folds: The 'n_splits' parameter of run_benchmark"),
+        (["--folds", "1"], "must be an int in the range [2, inf). Got 1 instead"),
+        (["--repeats", "0"], "argument --repeats: The 'n_repeats' parameter"),
+        (["--n-jobs", "0"], "argument --n-jobs: The 'n_jobs' parameter"),
+        (["--seed", "-1"], "argument --seed: The 'seed' parameter"),
+        (["--folds", "two"], "argument --folds: not an integer: 'two'"),
+        (["--methods", ""], "argument --methods: no name in ''"),
+        (["--methods", " , "], "argument --methods: no name in"),
+        (["--datasets", ""], "argument --datasets: no name in ''"),
     ],
 )
 def test_bad_command_lines_are_refused(tmp_path, capsys, extra, message):
+    # a missing --data-dir: a command line that is not refused ends at once, never runs a suite
+    base = ["benchmark", "--out", str(tmp_path), "--data-dir", str(tmp_path / "absent")]
     with pytest.raises(SystemExit) as raised:
-        main(["benchmark", "--out", str(tmp_path), *extra])
+        main([*base, *extra])
     # argparse prints its errors; the others are the exit message
     assert message in str(raised.value) + capsys.readouterr().err
 
@@ -263,7 +280,8 @@ def test_imblearn_suite_offline_is_skipped_with_a_message(tmp_path, monkeypatch,
 
     monkeypatch.setattr(imblearn.datasets, "fetch_datasets", offline)
     args = ["benchmark", "--quick", "--no-progress", "--suite", "imblearn", "--out", str(tmp_path)]
-    assert main(args) == 0
+    with pytest.raises(SystemExit, match="no dataset to run"):  # nothing ran: not a success
+        main(args)
     message = capsys.readouterr().err
     assert "fetch_datasets" in message and "skipping --suite imblearn" in message
     assert not (tmp_path / "results.csv").exists()
@@ -323,13 +341,13 @@ def test_datasets_too_small_for_the_protocol_are_reported(tmp_path):
     assert "dropped class(es) ['c9'] with a single sample" in report
 
 
-def test_no_runnable_dataset_ends_cleanly(tmp_path, capsys):
+def test_no_runnable_dataset_exits_non_zero(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     write_csv(data / "crowded.csv", 2, 12, np.random.RandomState(0), n_features=2)
     args = ["benchmark", "--quick", "--no-progress", "--n-jobs", "1", "--folds", "3"]
     args += ["--data-dir", str(data), "--long-tail", "10", "--out", str(tmp_path / "out")]
-    assert main(args) == 0
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert "crowded-lt10: not run" in err and "no report written" in err
     assert not (tmp_path / "out" / "report.md").exists()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import socket
 import sys
 import time
 from pathlib import Path
 
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+from ..classifier import ELMClassifier
 from ._methods import METHODS, NETWORK_PARAMS
-from ._results import ProtocolMismatchError, read_per_class
-from ._runner import METRICS, print_stderr, run_benchmark
+from ._results import ResultsFolderError, read_per_class
+from ._runner import METRICS, RUN_PARAMETER_CONSTRAINTS, print_stderr, run_benchmark
 from ._suites import SUITES, BenchmarkDataset, load_data_dir, load_suite
 
 __all__ = ["DEFAULT_SUITE_METHODS", "QUICK", "main"]
@@ -42,7 +46,10 @@ _IMBLEARN_TIMEOUT_S = 30
 
 
 def _comma_list(text):
-    return [item.strip() for item in text.split(",") if item.strip()]
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"no name in {text!r}: give comma-separated names")
+    return items
 
 
 def _ratios(text):
@@ -51,9 +58,40 @@ def _ratios(text):
     except ValueError:
         message = f"not a comma-separated list of ratios: {text!r}"
         raise argparse.ArgumentTypeError(message) from None
-    if not ratios or min(ratios) < 1:
-        raise argparse.ArgumentTypeError(f"ratios must be >= 1, got {text!r}")
+    if not all(math.isfinite(ratio) and ratio >= 1 for ratio in ratios):
+        raise argparse.ArgumentTypeError(f"ratios must be finite numbers >= 1, got {text!r}")
     return ratios
+
+
+def _checked_int(name, constraints, caller_name):
+    """An argparse type: an integer that satisfies the constraints of parameter ``name``.
+
+    The constraints are those of the function or estimator that receives the value, so the
+    command refuses what they would, with their message.
+    """
+
+    def check(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        try:
+            validate_parameter_constraints(
+                {name: constraints}, {name: value}, caller_name=caller_name
+            )
+        except InvalidParameterError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    return check
+
+
+def _run_count(name):
+    return _checked_int(name, RUN_PARAMETER_CONSTRAINTS[name], "run_benchmark")
+
+
+def _network_count(name):
+    return _checked_int(name, ELMClassifier._parameter_constraints[name], "ELMClassifier")
 
 
 def _build_parser():
@@ -68,7 +106,10 @@ def _build_parser():
         description=(
             "Score ELM and its competitors on the same splits and write results.csv, "
             "per_class.csv, protocol.json, stats.json, report.md and PNG plots to --out. "
-            "Re-running with the same --out resumes: cells already in results.csv are skipped."
+            "Re-running with the same --out resumes: cells already in results.csv are skipped, "
+            "rows cut short by an interrupted run are run again. Exit status 1 when no cell "
+            "could run, when every cell failed, or when a file of --data-dir was skipped "
+            "(see --allow-skipped-files)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -130,24 +171,32 @@ def _build_parser():
     )
     bench.add_argument(
         "--folds",
-        type=int,
+        type=_run_count("n_splits"),
         default=None,
-        help="folds per repeat [default suite: 3, others: 5; quick: 2]",
+        help="folds per repeat, at least 2 [default suite: 3, others: 5; quick: 2]",
     )
     bench.add_argument(
-        "--repeats", type=int, default=None, help="repeats [default suite: 1, others: 2; quick: 1]"
+        "--repeats",
+        type=_run_count("n_repeats"),
+        default=None,
+        help="repeats [default suite: 1, others: 2; quick: 1]",
     )
-    bench.add_argument("--seed", type=int, default=0, help="seed of splits and models")
+    bench.add_argument(
+        "--seed", type=_run_count("seed"), default=0, help="seed of splits and models"
+    )
     bench.add_argument(
         "--max-epochs",
-        type=int,
+        type=_network_count("max_epochs"),
         default=None,
         help=f"epochs of the networks [{NETWORK_PARAMS['max_epochs']}; "
         f"quick: {QUICK['max_epochs']}]",
     )
     bench.add_argument("--device", default="cpu", help="torch device of the networks")
     bench.add_argument(
-        "--n-jobs", type=int, default=-1, help="parallel cells (joblib); -1: every core"
+        "--n-jobs",
+        type=_run_count("n_jobs"),
+        default=-1,
+        help="parallel cells (joblib); -1: every core",
     )
     bench.add_argument(
         "--dask-scheduler",
@@ -158,6 +207,12 @@ def _build_parser():
         "--quick", action="store_true", help="smoke run: 2 folds x 1 repeat, 15 epochs"
     )
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument(
+        "--allow-skipped-files",
+        action="store_true",
+        help="exit with status 0 even if files of --data-dir could not be read (they are "
+        "named, skipped and listed in the report either way)",
+    )
     return parser
 
 
@@ -195,8 +250,13 @@ def _load_datasets(args, suite):
     for directory in [*args.data_dir, *args.keel_dir]:
         try:
             found, problems = load_data_dir(directory, long_tail=args.long_tail)
-        except NotADirectoryError as exc:
-            raise SystemExit(str(exc)) from exc
+        except (NotADirectoryError, ValueError) as exc:  # ValueError: two files, one name
+            raise SystemExit(f"--data-dir {directory}: {exc}") from exc
+        if not found and not problems:
+            raise SystemExit(
+                f"--data-dir {directory}: no KEEL .dat or header-less .csv file in this folder "
+                "(.dat.gz and .csv.gz too); give the folder that holds the datasets"
+            )
         datasets += found
         skipped += problems
     for message in skipped:
@@ -225,7 +285,10 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success.
+        0 on success; 1 when no cell could run, when every cell failed, or when a file of
+        ``--data-dir`` was skipped (unless ``--allow-skipped-files``). Invalid options, an
+        empty ``--data-dir`` and a results folder that cannot be resumed end the command
+        with a message instead (``SystemExit``).
 
     Examples
     --------
@@ -254,18 +317,19 @@ def main(argv=None):
         )
     started = time.perf_counter()
     folds, repeats = _SPLITS["default" if suite == "default" else "other"]
-    n_splits = args.folds or (QUICK["folds"] if args.quick else folds)
-    n_repeats = args.repeats or (QUICK["repeats"] if args.quick else repeats)
+    if args.quick:
+        folds, repeats = QUICK["folds"], QUICK["repeats"]
+    n_splits = folds if args.folds is None else args.folds
+    n_repeats = repeats if args.repeats is None else args.repeats
     network_params = dict(NETWORK_PARAMS)
     if args.quick:
         network_params["max_epochs"] = QUICK["max_epochs"]
-    if args.max_epochs:
+    if args.max_epochs is not None:
         network_params["max_epochs"] = args.max_epochs
 
     datasets, skipped = _load_datasets(args, suite)
     if not datasets:
-        print_stderr("no dataset to run; nothing written")
-        return 0
+        raise SystemExit("no dataset to run (see the messages above); nothing written")
     try:
         results = run_benchmark(
             datasets,
@@ -283,12 +347,12 @@ def main(argv=None):
             progress=not args.no_progress,
             batched=args.batched,
         )
-    except ProtocolMismatchError as exc:
+    except ResultsFolderError as exc:
         raise SystemExit(str(exc)) from exc
 
     if results.empty:  # run_benchmark has logged why, dataset by dataset
         print_stderr("no cell could run; no report written")
-        return 0
+        return 1
 
     from ._report import write_report
 
@@ -315,4 +379,23 @@ def main(argv=None):
         wall_time=time.perf_counter() - started,
     )
     print_stderr(f"wrote {report}")
-    return 0
+    return _exit_status(results, skipped, args.allow_skipped_files)
+
+
+def _exit_status(results, skipped, allow_skipped_files):
+    """1 when no cell of the run has scores, or when input files were skipped unasked."""
+    status = 0
+    if (results["error"] != "").all():
+        print_stderr(
+            f"every cell of the run failed ({len(results)} cells; first error: "
+            f"{results['error'].iloc[0]}); see the error column of results.csv"
+        )
+        status = 1
+    if skipped and not allow_skipped_files:
+        print_stderr(
+            f"{len(skipped)} file(s) of --data-dir could not be read and were skipped (named "
+            "above and in the report); fix them, or pass --allow-skipped-files to accept a "
+            "run without them"
+        )
+        status = 1
+    return status

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import platform
 import sys
 import time
@@ -23,9 +24,11 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_backend
 from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from ..classifier import ELMClassifier
 from ..datasets import make_long_tailed
 from ..metrics import geometric_mean_score, per_class_accuracy, shot_accuracy
 from ._methods import (
@@ -42,17 +45,32 @@ from ._results import (
     RESULT_COLUMNS,
     append_rows,
     check_protocol,
+    load_results_folder,
     package_versions,
     read_results,
 )
 
-__all__ = ["METRICS", "run_benchmark"]
+__all__ = ["METRICS", "RUN_PARAMETER_CONSTRAINTS", "run_benchmark"]
 
 #: the metrics ``--metric`` can rank, with their scikit-learn scorer (inner CV of ``--tune``)
 METRICS = {
     "balanced_accuracy": "balanced_accuracy",
     "macro_f1": "f1_macro",
     "g_mean": make_scorer(geometric_mean_score, average="multiclass"),
+}
+
+#: what :func:`run_benchmark` accepts for its counts, and ``sklearn-elm benchmark`` for their
+#: options: at least 2 folds (a test part and a training part), a seed numpy's seed
+#: sequences and scikit-learn's splitters both take, and joblib's ``n_jobs`` (never 0)
+RUN_PARAMETER_CONSTRAINTS = {
+    "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
+    "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+    "seed": [Interval(numbers.Integral, 0, 2**32 - 1, closed="both")],
+    "n_jobs": [
+        Interval(numbers.Integral, None, -1, closed="right"),
+        Interval(numbers.Integral, 1, None, closed="left"),
+        None,
+    ],
 }
 
 
@@ -555,6 +573,52 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
     return protocol
 
 
+def check_network_params(network_params):
+    """Refuse network settings that :class:`~sklearn_elm.ELMClassifier` would refuse.
+
+    Each value is checked against ``ELMClassifier._parameter_constraints``, so the message is
+    the estimator's own; a network whose settings are invalid is never trained, batched or not.
+
+    Parameters
+    ----------
+    network_params : dict
+        ELMClassifier parameters of the network methods.
+
+    Raises
+    ------
+    ValueError
+        If a name is not an ELMClassifier parameter, or a value is out of its range.
+    """
+    constraints = ELMClassifier._parameter_constraints
+    unknown = sorted(set(network_params) - set(constraints))
+    if unknown:
+        raise ValueError(
+            f"network_params: {', '.join(map(repr, unknown))} is not an ELMClassifier "
+            f"parameter; choose among {', '.join(sorted(constraints))}"
+        )
+    validate_parameter_constraints(
+        {name: constraints[name] for name in network_params},
+        network_params,
+        caller_name="ELMClassifier",
+    )
+
+
+def _done_cells(results, per_class, datasets):
+    """Cells with a complete result: a row, and a per-class row per class unless it failed.
+
+    A cell whose per-class rows were lost (a damaged ``per_class.csv``) is not done: it runs
+    again, and its new rows replace the old ones.
+    """
+    n_classes = {dataset.name: dataset.class_names.size for dataset in datasets}
+    per_class_rows = per_class.groupby(CELL_KEYS, sort=False).size().to_dict()
+    done = set()
+    for row in results[[*CELL_KEYS, "error"]].itertuples(index=False, name=None):
+        key = (str(row[0]), str(row[1]), bool(row[2]), int(row[3]), int(row[4]))
+        if row[5] or per_class_rows.get(key, 0) == n_classes.get(key[0], -1):
+            done.add(key)
+    return done
+
+
 def run_benchmark(
     datasets,
     methods=METHODS,
@@ -581,7 +645,10 @@ def run_benchmark(
     so an interrupted run resumes where it stopped; ``protocol.json`` records the protocol,
     the package versions, the device, a hash of each dataset and the processor of every
     invocation (float32 training rounds differently on different CPUs), and a run whose
-    protocol differs from the folder's stops instead of mixing results. The splits come from
+    protocol differs from the folder's stops instead of mixing results. A row cut short by an
+    interrupted run or damaged since is dropped from the files (``log`` names the file and the
+    line) and its cell runs again, as does a cell whose per-class rows are missing; a folder
+    with results but no ``protocol.json`` is refused. The splits come from
     :func:`make_splits`, the same for every method.
 
     Parameters
@@ -638,6 +705,16 @@ def run_benchmark(
     results : DataFrame
         The rows of ``results.csv`` that belong to ``datasets`` x ``methods``.
 
+    Raises
+    ------
+    ValueError
+        Before any cell runs: if a count is out of :data:`RUN_PARAMETER_CONSTRAINTS`
+        (``n_splits`` at least 2, ``n_repeats`` at least 1, ``seed`` in [0, 2**32 - 1],
+        ``n_jobs`` not 0), a network setting out of ``ELMClassifier``'s own constraints, a
+        method or the metric unknown; ``ResultsFolderError`` (a ``ValueError``) if the folder
+        cannot be resumed: another protocol, no or a damaged ``protocol.json``, or a results
+        file that is not one.
+
     Examples
     --------
     >>> import tempfile
@@ -656,8 +733,14 @@ def run_benchmark(
     log = log or print_stderr
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose among {', '.join(METRICS)}")
+    validate_parameter_constraints(
+        RUN_PARAMETER_CONSTRAINTS,
+        {"n_splits": n_splits, "n_repeats": n_repeats, "seed": seed, "n_jobs": n_jobs},
+        caller_name="run_benchmark",
+    )
     methods = normalize_methods(methods)
     network_params = dict(NETWORK_PARAMS if network_params is None else network_params)
+    check_network_params(network_params)
     settings = {
         "network_params": network_params,
         "device": device,
@@ -669,7 +752,7 @@ def run_benchmark(
     out_dir.mkdir(parents=True, exist_ok=True)
     check_protocol(out_dir, _protocol(datasets, methods, n_splits, n_repeats, seed, settings))
     results_path, per_class_path = out_dir / "results.csv", out_dir / "per_class.csv"
-    done = set(read_results(out_dir)[CELL_KEYS].itertuples(index=False, name=None))
+    done = _done_cells(*load_results_folder(out_dir, log), datasets)
 
     # per dataset: the cells of the batched trainer, and those fitted one per worker
     work = {}
