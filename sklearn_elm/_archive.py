@@ -26,6 +26,8 @@ CHECKPOINT_FORMAT = "sklearn-elm-checkpoint"
 FORMAT_VERSION = 1
 _METADATA = "metadata.json"
 _TENSORS = "tensors.safetensors"
+# the signature a zip file starts with (its first local file header)
+_ZIP_START = b"PK\x03\x04"
 # dtypes a stored numpy array may have: booleans, numbers, unicode strings and objects (whose
 # elements are JSON scalars); never "V" (void) or datetime kinds
 _ARRAY_KINDS = frozenset("biufUO")
@@ -199,6 +201,16 @@ def read_archive(path, expected_format):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no sklearn-elm {kind} file at {path!r}")
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            start = handle.read(len(_ZIP_START))
+        if not start or (start == _ZIP_START):
+            # a zip's table of contents is at its end: a zip start without it is a cut file
+            raise ValueError(
+                f"{path!r} is an incomplete sklearn-elm {kind} file: the file ends early "
+                f"({'it is empty' if not start else 'no zip directory at its end'}): it is "
+                "truncated or still being written. Wait for the writer to finish, or copy or "
+                "save it again"
+            )
         raise ValueError(
             f"{path!r} is not a sklearn-elm {kind} file (not a zip archive). {SAFE_FILES_HINT}"
         )

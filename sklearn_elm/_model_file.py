@@ -33,6 +33,7 @@ from ._builder import (
     MODULES,
     OPTIMIZERS,
     ROUTED_PREFIXES,
+    build_net,
     class_margins,
     initialized_net,
     resolve_device,
@@ -105,20 +106,32 @@ def _encode_params(estimator):
     return params
 
 
+#: parameters a file may not set: where a later ``fit`` writes (``checkpoint_dir``) and what
+#: its callbacks do (``callbacks``, routed ``callbacks__*``) are the loading user's decision
+_UNTRUSTED_PARAMS = ("checkpoint_dir", "callbacks")
+_UNTRUSTED_PREFIX = "callbacks__"
+
+
 def _decode_params(encoded, estimator_class):
+    """``(params, dropped)``: the constructor parameters of a file, and the names of the
+    untrusted ones it set, which are left out (the estimator's defaults apply)."""
     if not isinstance(encoded, dict):
         raise ValueError("the model file's parameters are not a JSON object")
     allowed = set(estimator_class._get_param_names())
-    params = {}
+    params, dropped = {}, []
     for name, value in encoded.items():
         # anything else would become an attribute (``net_``...) through ``**kwargs``
         if name not in allowed and not name.startswith(ROUTED_PREFIXES):
             raise ValueError(f"the model file has an unknown parameter {name!r}")
+        if name in _UNTRUSTED_PARAMS or name.startswith(_UNTRUSTED_PREFIX):
+            if value not in (None, []):
+                dropped.append(f"{name}={decode(value, {})!r}")
+            continue
         value = decode(value, {})
         if name == "lr_schedule" and isinstance(value, dict):
             value = WarmupMultiStepLR(**value["WarmupMultiStepLR"])
         params[name] = value
-    return params
+    return params, dropped
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,7 +205,15 @@ def read_model(path, estimator_class, device=None):
             stacklevel=3,
         )
     try:
-        params = _decode_params(metadata["params"], estimator_class)
+        params, dropped = _decode_params(metadata["params"], estimator_class)
+        if dropped:
+            warnings.warn(
+                f"{os.fspath(path)!r} sets {', '.join(dropped)}; a model file may not decide "
+                "where a later fit writes or what its callbacks do, so these were left out. "
+                "Set them again with set_params if you want them",
+                UserWarning,
+                stacklevel=3,
+            )
         if device is not None:
             params["device"] = device
         estimator = estimator_class(**params)
@@ -236,6 +257,15 @@ def _restore_fitted(estimator, fitted, state, history):
         raise ValueError(
             "the model file's n_features_in_, input_shape_ and input_ndim_ are inconsistent"
         )
+    margins = fitted.get("margins_")
+    if margins is not None and np.shape(margins) != classes.shape:
+        raise ValueError("the model file's margins_ and classes_ do not match")
+    names = fitted.get("feature_names_in_")
+    if names is not None and np.shape(names) != (estimator.n_features_in_,):
+        raise ValueError("the model file's feature_names_in_ and n_features_in_ do not match")
+    # before any real tensor is built: a small file must not make the loader allocate a large
+    # network only to find that its weights do not fit
+    _check_stored_weights(estimator, input_shape, counts, state)
     device = torch.device(estimator.device_)
     cuda_devices = [device] if device.type == "cuda" else []
     # the random initial weights are overwritten: keep the caller's global RNG untouched
@@ -244,6 +274,7 @@ def _restore_fitted(estimator, fitted, state, history):
                               device=estimator.device_)
     try:
         net.module_.load_state_dict(state["module"])
+        # the criterion's buffers (margins, a switched-on DRW weight) are per class: small
         net.criterion_.load_state_dict(state["criterion"])
     except (RuntimeError, KeyError) as exc:
         raise ValueError(
@@ -260,3 +291,44 @@ def _restore_fitted(estimator, fitted, state, history):
     if "margins_" not in fitted:
         estimator.margins_ = class_margins(counts, estimator.max_m)
     estimator.n_iter_ = int(fitted.get("n_iter_", len(history)))
+
+
+def _compare_module_weights(stored, expected):
+    """Raise, naming the first mismatching tensor, unless ``stored`` (name -> tensor) has
+    exactly the names, shapes and dtypes of ``expected`` (name -> (shape, dtype))."""
+    if not isinstance(stored, dict):
+        raise ValueError("the model file's module weights are not a table of tensors")
+    for name in sorted(stored.keys() | expected.keys()):
+        tensor = stored.get(name)
+        if name not in expected:
+            problem = "is stored but is not part of the network the stored parameters describe"
+        elif not isinstance(tensor, torch.Tensor):
+            problem = "is missing" if name not in stored else "is not a tensor"
+        elif (tuple(tensor.shape), tensor.dtype) != expected[name]:
+            shape, dtype = expected[name]
+            problem = (
+                f"has shape {tuple(tensor.shape)} and dtype {tensor.dtype}, but the network "
+                f"the stored parameters describe needs shape {shape} and dtype {dtype}"
+            )
+        else:
+            continue
+        raise ValueError(
+            f"the stored weights do not fit the network the stored parameters describe: "
+            f"tensor {name!r} {problem}"
+        )
+
+
+def _check_stored_weights(estimator, input_shape, class_counts, state):
+    """Compare the stored module weights with the module the parameters describe, built on
+    the ``meta`` device (shapes only, no memory), before the real network is built."""
+    if not isinstance(state, dict) or not {"module", "criterion"} <= state.keys():
+        raise ValueError("the model file's state lacks the module or criterion weights")
+    net = build_net(estimator, input_shape=input_shape, class_counts=class_counts, seed=0,
+                    device="meta")
+    with torch.device("meta"):
+        # what skorch's initialize_module builds, without setting it on the net
+        module = net.initialized_instance(net.module, net.get_params_for("module"))
+    expected = {
+        name: (tuple(tensor.shape), tensor.dtype) for name, tensor in module.state_dict().items()
+    }
+    _compare_module_weights(state["module"], expected)

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -159,6 +158,17 @@ def make_long_tailed(
     y_lt : same type as y
         Their labels.
 
+    Raises
+    ------
+    ValueError
+        If a label is missing (NaN, None): it is not a class; drop those samples first.
+
+    Warns
+    -----
+    UserWarning
+        If the imbalance ratio obtained is below ``imbalance_ratio``: every class keeps at
+        least one sample, so the ratio cannot exceed ``n_max``.
+
     See Also
     --------
     long_tailed_counts : The per-class counts used here.
@@ -175,9 +185,9 @@ def make_long_tailed(
     (array(['cat', 'dog', 'fox'], dtype='<U3'), array([100,  31,  10]))
     """
     check_consistent_length(X, y)
-    classes, y_encoded, class_sizes = np.unique(
-        column_or_1d(y, warn=True), return_inverse=True, return_counts=True
-    )
+    labels = column_or_1d(y, warn=True)
+    _refuse_missing_labels(labels)
+    classes, y_encoded, class_sizes = np.unique(labels, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise ValueError(f"y must hold at least 2 classes to be made long-tailed, got {classes}")
     smallest = int(np.argmin(class_sizes))
@@ -191,6 +201,17 @@ def make_long_tailed(
         )
 
     counts = long_tailed_counts(n_max, len(classes), imbalance_ratio, profile)
+    if counts[0] / counts[-1] < imbalance_ratio:
+        # the floor of one sample per class caps the ratio at n_max
+        warnings.warn(
+            f"imbalance_ratio={imbalance_ratio} was asked but the long-tailed set gets "
+            f"{counts[0] / counts[-1]:.4g} ({counts[0]} samples in the head class, "
+            f"{counts[-1]} in the tail, which keeps at least one): the head class needs "
+            f"n_max >= imbalance_ratio samples; pass a lower imbalance_ratio or a data set with "
+            f"larger classes",
+            UserWarning,
+            stacklevel=2,
+        )
     rng = check_random_state(random_state)
     selected = [
         rng.choice(np.flatnonzero(y_encoded == k), size=n_k, replace=False)
@@ -199,6 +220,24 @@ def make_long_tailed(
     # sorted indices keep the rows in their original order (and time order, if any)
     indices = np.sort(np.concatenate(selected))
     return _safe_indexing(X, indices), _safe_indexing(y, indices)
+
+
+def _refuse_missing_labels(labels):
+    """Raise if a label is missing (NaN, None, pandas NA): it would become a class."""
+    if labels.dtype.kind == "f":
+        missing = np.isnan(labels)
+    elif labels.dtype.kind == "O":
+        import pandas as pd
+
+        missing = np.asarray(pd.isna(labels), dtype=bool)
+    else:
+        return
+    if missing.any():
+        raise ValueError(
+            f"y has {int(missing.sum())} missing labels (NaN or None), the first at index "
+            f"{int(np.argmax(missing))}; a missing label is not a class: drop those samples "
+            "(or label them) before make_long_tailed"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +462,8 @@ def _read_lines(source, label):
             raw = file.read()
         if source.name.endswith(".gz"):
             raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
+        # a byte-order mark (spreadsheets write one) is not part of the first value
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line_number = raw.count(b"\n", 0, exc.start) + 1
         raise ValueError(f"{label}, line {line_number}: not UTF-8 text ({exc.reason})") from exc
@@ -441,12 +481,49 @@ def _strip_suffix(file_name, suffixes):
     return None
 
 
+# separators that files written by spreadsheets and other tools use, most likely first
+_SEPARATORS = (",", ";", "\t", "|", " ")
+# a number written with a decimal comma, such as "0,5" or "-1,25e3"
+_DECIMAL_COMMA_RE = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
+
+
+def _split(line, separator):
+    """The stripped fields of one line split at ``separator`` (quotes respected)."""
+    try:
+        fields = next(csv.reader([line], delimiter=separator, skipinitialspace=True), [])
+    except csv.Error:
+        return []
+    return [field.strip() for field in fields if field.strip()]
+
+
+def _other_separator(line, expected):
+    """The separator other than ``expected`` that ``line`` seems to use, or None."""
+    for separator in _SEPARATORS:
+        if separator == " " and expected in line:
+            continue  # spaces beside the expected separator are padding
+        if separator != expected and separator in line.strip():
+            if len(_split(line, separator)) >= 2:
+                return separator
+    return None
+
+
+def _separator_hint(separator, line, what_to_do):
+    """``"; its values look ';'-separated..."``: the separator ``line`` seems to use, whether
+    its numbers have decimal commas, and ``what_to_do``."""
+    hint = f"; its values look {separator!r}-separated"
+    if any(_DECIMAL_COMMA_RE.fullmatch(field) for field in _split(line, separator)):
+        hint += " with decimal commas, which must be converted to decimal points first"
+    return f"{hint}, {what_to_do}"
+
+
 # --------------------------------------------------------------------------------------------
 # tables of typed features -> Bunch, shared by the KEEL and CSV readers
 # --------------------------------------------------------------------------------------------
 def _one_hot(features):
     """``(array, names)``: numeric columns as they are, categorical ones one-hot encoded as
     ``<name>_<value>`` columns (all NaN where the value is missing)."""
+    import pandas as pd
+
     blocks, names = [], []
     for name, column in features.items():
         if isinstance(column.dtype, pd.CategoricalDtype):
@@ -464,6 +541,8 @@ def _one_hot(features):
 def _describe(
     title, source_line, features, n_columns, class_name, target, target_names, class_labels
 ):
+    import pandas as pd
+
     n_nominal = sum(isinstance(dtype, pd.CategoricalDtype) for dtype in features.dtypes)
     lines = [
         title,
@@ -499,6 +578,15 @@ def _tabular_bunch(
     as_frame,
 ):
     """The Bunch of a table: ``features`` holds float64 and categorical columns."""
+    import pandas as pd
+
+    present = np.unique(np.asarray(target))
+    if len(present) < 2:
+        raise ValueError(
+            f"{filename}: every row has the class {present.tolist()[0]!r}; a classification "
+            "data set needs at least 2 classes (is the class in the wrong column, or is this "
+            "one part of a split file?)"
+        )
     encoded, encoded_names = _one_hot(features)
     descr = _describe(
         title,
@@ -567,9 +655,16 @@ def _read_keel_file(source, path):
             # KEEL values are never quoted: a plain split lets us report the bad line
             fields = [field.strip() for field in line.split(",")]
             if len(fields) != len(attributes):
+                separator, hint = _other_separator(line, ","), ""
+                if separator is not None:
+                    hint = _separator_hint(
+                        separator, line, "but KEEL files separate values with commas"
+                    )
+                elif len(fields) > len(attributes) and _DECIMAL_COMMA_RE.search(line):
+                    hint = "; decimal commas? KEEL numbers use decimal points"
                 raise ValueError(
                     f"{path}, line {line_number}: expected {len(attributes)} "
-                    f"comma-separated values, got {len(fields)}: {line!r}"
+                    f"comma-separated values, got {len(fields)}: {line!r}{hint}"
                 )
             rows.append(fields)
             line_numbers.append(line_number)
@@ -621,6 +716,8 @@ def _resolve_keel_roles(path, attributes, inputs, outputs):
 def _typed_keel_column(path, attribute, values, line_numbers):
     """Turn one column of strings (NaN for missing) into floats or a pandas Categorical;
     ``line_numbers[i]`` is the line of row ``i``, for the error messages."""
+    import pandas as pd
+
     if attribute.kind == "nominal":
         unexpected = (values.notna() & ~values.isin(attribute.categories)).to_numpy()
         if unexpected.any():
@@ -634,7 +731,7 @@ def _typed_keel_column(path, attribute, values, line_numbers):
             pd.Categorical(values, categories=attribute.categories), name=attribute.name
         )
     try:
-        return pd.to_numeric(values).astype(np.float64)
+        numbers = pd.to_numeric(values).astype(np.float64)
     except (TypeError, ValueError) as exc:
         bad = (values.notna() & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
         first = int(np.argmax(bad))
@@ -642,6 +739,22 @@ def _typed_keel_column(path, attribute, values, line_numbers):
             f"{path}, line {line_numbers[first]}: attribute {attribute.name!r} is declared "
             f"{attribute.kind} but holds the non-numeric value {values.iloc[first]!r}"
         ) from exc
+    _refuse_infinities(
+        path, numbers.to_numpy(), values.to_numpy(), line_numbers, f"attribute {attribute.name!r}"
+    )
+    return numbers
+
+
+def _refuse_infinities(path, numbers, texts, line_numbers, what):
+    """Raise if a parsed column holds an infinite number (``inf``, ``1e999``...)."""
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        first = int(np.argmax(infinite))
+        raise ValueError(
+            f"{path}, line {line_numbers[first]}: {what} holds the infinite value "
+            f"{str(texts[first])!r}; replace it with a finite number, or with '?' if it is "
+            "unknown"
+        )
 
 
 def _keel_target(path, attribute, values, line_numbers):
@@ -664,6 +777,11 @@ def _keel_target(path, attribute, values, line_numbers):
         return values.to_numpy(dtype=object), names, list(attribute.categories)
     if attribute.kind == "integer":
         numbers = _typed_keel_column(path, attribute, values, line_numbers).to_numpy()
+        if np.isnan(numbers).any():  # "nan" parses as a number
+            raise ValueError(
+                f"{path}, line {line_numbers[np.argmax(np.isnan(numbers))]}: the class "
+                f"attribute {attribute.name!r} has a missing value"
+            )
         fractional = numbers != np.round(numbers)
         if fractional.any():
             raise ValueError(
@@ -681,8 +799,12 @@ def _keel_target(path, attribute, values, line_numbers):
 
 def _load_keel(source, path, as_frame):
     """Read a KEEL file (``source``: path or traversable, ``path``: its name in messages)."""
+    import pandas as pd
+
     relation, attributes, inputs, outputs, rows, line_numbers = _read_keel_file(source, path)
     input_attributes, class_attribute = _resolve_keel_roles(path, attributes, inputs, outputs)
+    if not rows:
+        raise ValueError(f"{path}: no data rows after @data")
     raw = pd.DataFrame(rows, columns=[attribute.name for attribute in attributes], dtype=object)
     raw = raw.mask(raw.isin(_KEEL_MISSING))  # missing-value tokens -> NaN
     features = pd.concat(
@@ -731,7 +853,9 @@ def load_keel(path, *, return_X_y=False, as_frame=False):
       nominal class, integers for an integer class).
 
     A malformed file raises a ``ValueError`` that names the file and, for a bad line, its
-    number.
+    number: values not separated by commas (the message names the separator found), an
+    infinite value, a single class in the whole file, no data rows. A UTF-8 byte-order mark
+    at the start is ignored.
 
     Parameters
     ----------
@@ -830,15 +954,33 @@ def _read_csv_file(source, path, delimiter):
                 continue  # blank line
             line_number = reader.line_num
             fields = [field.strip() for field in fields]
-            if not rows and len(fields) < 2:
-                raise ValueError(
-                    f"{path}, line {line_number}: a row needs at least one feature and the "
-                    f"class, separated by {delimiter!r}; got {lines[line_number - 1]!r}"
+            line = lines[line_number - 1]
+            if not rows:
+                # the first row decides the number of columns: check its separator
+                separator = _other_separator(line, delimiter)
+                hint = (
+                    ""
+                    if separator is None
+                    else _separator_hint(separator, line, f"so pass delimiter={separator!r}")
                 )
+                if len(fields) < 2:
+                    raise ValueError(
+                        f"{path}, line {line_number}: a row needs at least one feature and the "
+                        f"class, separated by {delimiter!r}; got {line!r}{hint}"
+                    )
+                # "0,5;1,2;a" read with "," gives the fields "0", "5;1", "2;a": refuse them
+                if separator not in (None, " ") and any(
+                    separator in field and not _DECIMAL_COMMA_RE.fullmatch(field)
+                    for field in fields
+                ):
+                    raise ValueError(
+                        f"{path}, line {line_number}: splitting {line!r} at {delimiter!r} "
+                        f"gives values that hold {separator!r}{hint}"
+                    )
             if rows and len(fields) != len(rows[0]):
                 raise ValueError(
                     f"{path}, line {line_number}: expected {len(rows[0])} values, as on line "
-                    f"{line_numbers[0]}, got {len(fields)}: {lines[line_number - 1]!r}"
+                    f"{line_numbers[0]}, got {len(fields)}: {line!r}"
                 )
             rows.append(fields)
             line_numbers.append(line_number)
@@ -860,12 +1002,26 @@ def _is_number(text):
 
 def _typed_csv_column(path, position, values, missing, line_numbers, name):
     """One feature column: float64 if every value is a number, categorical if none is."""
+    import pandas as pd
+
     try:
         # the fast path: numpy parses the whole column at once
-        return pd.Series(np.where(missing, "nan", values).astype(np.float64), name=name)
+        numbers = np.where(missing, "nan", values).astype(np.float64)
     except ValueError:
         pass
+    else:
+        _refuse_infinities(path, numbers, values, line_numbers, f"column {position + 1}")
+        return pd.Series(numbers, name=name)
     categories = np.unique(values[~missing])  # sorted
+    decimal_commas = [value for value in categories if _DECIMAL_COMMA_RE.fullmatch(value)]
+    if decimal_commas and all(value in decimal_commas or _is_number(value) for value in categories):
+        row = int(np.argmax(np.isin(values, decimal_commas)))
+        raise ValueError(
+            f"{path}, line {line_numbers[row]}: column {position + 1} holds "
+            f"{str(values[row])!r}, a number with a decimal comma; only decimal points are "
+            "read: convert the file first, e.g. with pandas.read_csv(path, sep=..., "
+            "decimal=',', header=None).to_csv(new_path, header=False, index=False)"
+        )
     numeric = [value for value in categories if _is_number(value)]
     if not numeric:
         codes = np.searchsorted(categories, values)
@@ -890,10 +1046,26 @@ def _csv_target(path, labels, missing, line_numbers):
             f"{path}, line {line_numbers[np.argmax(missing)]}: the class (last value) is missing"
         )
     names = np.unique(labels)  # sorted
-    if all(re.fullmatch(_INTEGER_RE, name) for name in names):
-        target = labels.astype(np.int64)
+    is_integer = np.array([re.fullmatch(_INTEGER_RE, name) is not None for name in names])
+    if is_integer.all():
+        try:
+            target = labels.astype(np.int64)
+        except OverflowError as exc:
+            raise ValueError(
+                f"{path}: a class label is too large for a 64-bit integer ({exc}); write the "
+                "classes as text or as smaller integers"
+            ) from exc
         names = np.unique(target)
         return target, names, list(names)
+    if is_integer.any():
+        # "1", "2" and "l": a typo or a shifted column, not a class of its own
+        text_row = int(np.argmax(np.isin(labels, names[~is_integer])))
+        number_row = int(np.argmax(np.isin(labels, names[is_integer])))
+        raise ValueError(
+            f"{path}, line {line_numbers[text_row]}: the class {str(labels[text_row])!r} is "
+            f"text but other classes are integers (line {line_numbers[number_row]}: "
+            f"{str(labels[number_row])!r}); the classes must be all integers or all text"
+        )
     spelled = {name.lower(): str(name) for name in names}
     if len(names) == 2 and set(spelled) == {"positive", "negative"}:
         # as in KEEL files: the minority "positive" class is label 1
@@ -904,6 +1076,8 @@ def _csv_target(path, labels, missing, line_numbers):
 
 def _load_csv(source, path, as_frame, delimiter=","):
     """Read a header-less CSV (``source``: path or traversable, ``path``: its name)."""
+    import pandas as pd
+
     fields, missing, line_numbers = _read_csv_file(source, path, delimiter)
     n_inputs = fields.shape[1] - 1
     features = pd.concat(
@@ -964,7 +1138,13 @@ def load_csv(path, *, delimiter=",", return_X_y=False, as_frame=False):
     * Missing values, written ``?``, ``<null>``, ``NA``, ``NaN`` or as an empty field, become
       NaN (the whole row of one-hot columns for a nominal feature).
     * A class of integers becomes an int64 ``target``; a binary class ``{positive,
-      negative}`` becomes 1 / 0, as in :func:`load_keel`; other labels stay strings.
+      negative}`` becomes 1 / 0, as in :func:`load_keel`; other labels stay strings. Labels
+      mixing integers and text, or a single class in the whole file, are errors.
+    * ``inf`` or a number too large for a float is an error; a UTF-8 byte-order mark at the
+      start is ignored.
+    * A file whose values are separated by something else than ``delimiter`` (``;``, a tab...)
+      is an error that names the separator to pass; numbers with decimal commas (``0,5``)
+      are an error too: convert them to decimal points first.
 
     Parameters
     ----------
@@ -1243,6 +1423,8 @@ def _data_root():
 
 @functools.lru_cache(maxsize=1)
 def _shipped_index():
+    import pandas as pd
+
     with _data_root().joinpath("index.csv").open("r", encoding="utf-8") as file:
         index = pd.read_csv(file, dtype={"name": str, "kind": str})
     return index[_INDEX_COLUMNS]
@@ -1250,6 +1432,8 @@ def _shipped_index():
 
 def _summary(bunch):
     """The index entries of a data set loaded with ``as_frame=True``."""
+    import pandas as pd
+
     features, counts = bunch.data, bunch.target.value_counts()
     encoded = sum(
         len(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else 1
@@ -1266,6 +1450,8 @@ def _summary(bunch):
 
 def _build_index():
     """The index of the shipped data sets, read from the files themselves."""
+    import pandas as pd
+
     entries = []
     for kind, (folder, suffix, reader) in _KINDS.items():
         resources = sorted(_data_root().joinpath(folder).iterdir(), key=lambda item: item.name)

@@ -93,9 +93,14 @@ def save_model(estimator, path):
 def load_model(path, *, device=None):
     """Load an estimator saved by :func:`save_model`, never unpickling anything.
 
-    The constructor parameters are validated, the network is rebuilt from them without
-    training, and the stored weights and fitted attributes are set: the loaded estimator
-    predicts exactly as the saved one did.
+    The constructor parameters are validated, the shapes of the stored weights are compared
+    with the network they describe (laid out on the ``meta`` device, without memory), the
+    network is rebuilt from them without training, and the stored weights and fitted
+    attributes are set: the loaded estimator predicts exactly as the saved one did.
+
+    A file does not decide what a later ``fit`` writes or runs: its ``checkpoint_dir``,
+    ``callbacks`` and routed ``callbacks__*`` parameters are left out, with a
+    ``UserWarning`` naming them; set them again with ``set_params`` if you want them.
 
     Parameters
     ----------
@@ -115,8 +120,9 @@ def load_model(path, *, device=None):
     ------
     ValueError
         If the file is not a sklearn-elm model file (a pickle, joblib or ``torch.save`` file,
-        or any other content), is corrupt, or was written by a newer format version. Nothing
-        in a refused file is executed.
+        or any other content), is truncated (or still being written), is corrupt, holds
+        weights that do not fit the network its parameters describe, or was written by a newer
+        format version. Nothing in a refused file is executed.
 
     See Also
     --------
