@@ -1,6 +1,7 @@
 """The benchmark's protocols, suites, methods table and user estimators, through its Python API."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,17 @@ def test_long_tail_protocol_keeps_the_test_part_balanced_and_every_class():
     tests = {tuple(sorted(test)) for _, _, _, test in splits}
     trains = {tuple(sorted(train)) for _, _, train, _ in splits}
     assert len(tests) == len(trains) == 10
+    # the head class (48 samples) cannot reach ratio 100: said once, in the dataset's notes
+    assert [n for n in dataset.notes if "reach ratio 48, not 100" in n]
+
+
+def test_long_tail_ratio_reached_gives_no_note():
+    X, y = _blobs(n_per_class=60, n_classes=5)
+    dataset = BenchmarkDataset.from_arrays("blobs-lt10", X, y, lt_ratio=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_splits(dataset, n_splits=5, n_repeats=1, seed=0)
+    assert dataset.notes == []
 
 
 def test_kfold_protocol_drops_only_single_sample_classes_and_says_so():

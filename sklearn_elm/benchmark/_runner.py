@@ -113,14 +113,31 @@ def _long_tail_splits(dataset, n_splits, n_repeats, seed):
         )
         train, test = next(splitter.split(np.zeros((dataset.y.size, 1)), dataset.y))
         # make_long_tailed subsamples the rows it is given: here, the training indices
-        train, _ = make_long_tailed(
-            train,
-            dataset.y[train],
-            imbalance_ratio=dataset.lt_ratio,
-            random_state=_seed(seed, repeat, 1),
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            train, _ = make_long_tailed(
+                train,
+                dataset.y[train],
+                imbalance_ratio=dataset.lt_ratio,
+                random_state=_seed(seed, repeat, 1),
+            )
         splits.append((repeat, 0, train, test))
+        _note_lower_ratio(dataset, caught, train)
     return splits
+
+
+def _note_lower_ratio(dataset, caught, train):
+    """A dataset note (not a warning per repeat) when its training parts miss the asked ratio."""
+    for warning in caught:
+        if "imbalance_ratio=" not in str(warning.message):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+            continue
+        counts = np.unique(dataset.y[train], return_counts=True)[1]
+        note = (f"long-tailed training parts reach ratio {counts.max() / counts.min():.4g}, "
+                f"not {dataset.lt_ratio:g}: every class keeps at least one sample")
+        if not any(n.startswith("long-tailed training parts reach") for n in dataset.notes):
+            dataset.notes.append(note)
 
 
 def make_splits(dataset, n_splits, n_repeats, seed):
