@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import numbers
+import os
 import time
+import traceback
 import warnings
-from collections import defaultdict
 
+import joblib
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import FitFailedWarning
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
+from sklearn.model_selection._search import _yield_masked_array_for_each_param
+from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _get_feature_names,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._batched import fit_members
 from ._builder import ROUTED_PREFIXES as _ROUTED_PREFIXES
@@ -55,8 +63,9 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     seed (same initial weights, same batch order; predictions equal to float32 rounding).
     Networks the batched trainer does not cover (images, dropout, early stopping,
     callbacks, mixed precision, custom modules or optimizers) are trained one by one with
-    ``ELMClassifier.fit``; ``cv_results_["batched"]`` says which. The best candidate is then
-    refitted on all the data as an ordinary ``ELMClassifier`` (``best_estimator_``).
+    ``ELMClassifier.fit``; ``cv_results_["batched"]`` says which, ``["batched_reason"]`` why.
+    The best candidate is then refitted on all the data as an ordinary ``ELMClassifier``
+    (``best_estimator_``).
 
     Parameters
     ----------
@@ -95,7 +104,8 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     weight_decay : float, default=0.0
         Weight decay.
     lr_schedule : None, "paper" or WarmupMultiStepLR, default=None
-        Learning-rate schedule.
+        Learning-rate schedule; a ``WarmupMultiStepLR``'s parameters can be set and searched
+        as ``lr_schedule__gamma`` etc.
     batch_size : int, default=128
         Mini-batch size.
     max_epochs : int, default=60
@@ -113,7 +123,12 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Passed to the refitted estimator; the search's fits always start afresh.
     checkpoint_dir : str or path-like, default=None
-        Checkpoint directory of the fits (forces one fit at a time).
+        Checkpoint directory of the fits (forces one fit at a time). Every fit has its own
+        sub-directory: ``candidate{c}_split{k}`` for candidate ``c`` (its index in
+        ``cv_results_``) on split ``k``, and ``refit`` for the refit. Running the same search
+        again (same ``param_grid``, ``cv`` and data) resumes every fit from its own
+        checkpoint; change the grid or the splits and the sub-directories hold other fits'
+        networks: use a new directory.
     precision : {"fp32", "bf16", "fp16"}, default="fp32"
         Training precision.
     compile : bool, default=False
@@ -126,7 +141,10 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         Verbosity of the one-by-one fits.
     param_grid : dict, list of dicts or None, default=None
-        ``ELMClassifier`` parameters to search, as in ``GridSearchCV``. ``None`` searches
+        ``ELMClassifier`` parameters to search, as in ``GridSearchCV``: named parameters,
+        parameters of an estimator-valued one (``lr_schedule__gamma``) and skorch-routed ones
+        (``optimizer__betas``), each candidate set on a clone of the base estimator as
+        ``GridSearchCV`` does. ``None`` searches
         :data:`DEFAULT_PARAM_GRID`: ``lam`` in (-0.5, 0, 0.5, 1), ``max_m`` in (0.3, 0.5) and
         ``drw_start`` in (None, 0.8), 16 candidates.
     cv : int, cross-validation generator or iterable, default=None
@@ -137,15 +155,21 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     refit : bool, default=True
         Refit the best candidate on all the data (needed for ``predict``).
     error_score : "raise" or float, default=np.nan
-        Score recorded when a fit or a scorer fails (with a ``FitFailedWarning``); "raise"
-        raises the error instead.
+        Score recorded when a fit or a scorer fails, with a ``FitFailedWarning`` that counts
+        and shows the failures; "raise" raises the first error instead. As in
+        ``GridSearchCV``, a candidate whose mean score is NaN ranks last, and a
+        ``UserWarning`` says that some scores are non-finite. When every fit fails, or every
+        candidate's mean score is NaN, ``fit`` raises a ``ValueError`` rather than pick
+        one arbitrarily (``GridSearchCV`` refits the first candidate when its scorer fails
+        everywhere).
     max_batched_members : int, default=None
         Most networks trained together in one batched group; ``None`` sizes the groups so
         that their estimated peak memory stays under 1 GiB.
     n_jobs : int, default=None
         Batched groups trained at the same time, each in its own thread running one torch
         thread (torch's thread setting is restored afterwards). ``None``: on the CPU as many
-        as ``torch.get_num_threads()``, on CUDA one group after the other. The one-by-one
+        as ``torch.get_num_threads()``, on CUDA one group after the other. Negative values
+        count as in joblib: -1 is every CPU core, -2 all but one, and so on. The one-by-one
         fits and the refit use torch's own thread setting.
     **kwargs
         skorch-style routed parameters (``module__*``, ``optimizer__*``, ...), as in
@@ -157,7 +181,9 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         As ``GridSearchCV.cv_results_`` (``params``, ``param_*``, ``split{k}_test_score``,
         ``mean_test_score``, ``std_test_score``, ``rank_test_score``, ``mean_fit_time``,
         ``std_fit_time``, ``mean_score_time``, ``std_score_time``), plus ``batched``: whether
-        all of a candidate's fits ran in the batched trainer.
+        all of a candidate's fits ran in the batched trainer, and ``batched_reason``: why some
+        did not (the distinct reasons of its splits, joined by "; "; "" when all were
+        batched).
     best_index_ : int
         Index of the best candidate in ``cv_results_``.
     best_params_ : dict
@@ -165,7 +191,8 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
     best_score_ : float
         Mean cross-validated score of the best candidate.
     best_estimator_ : ELMClassifier
-        The best candidate refitted on all the data (only with ``refit=True``).
+        The best candidate refitted on all the data (only with ``refit=True``), on ``X`` as
+        given: fitted on a DataFrame, it has the same ``feature_names_in_``.
     batched_ : ndarray of bool of shape (n_candidates, n_splits)
         Whether each fit ran in the batched trainer.
     n_splits_ : int
@@ -206,7 +233,9 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         "refit": ["boolean"],
         "error_score": [StrOptions({"raise"}), numbers.Real],
         "max_batched_members": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        # as in joblib: negative counts from the number of cores, 0 means nothing
+        "n_jobs": [Interval(numbers.Integral, None, -1, closed="right"),
+                   Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -308,14 +337,35 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         return params
 
     def set_params(self, **params):
+        # the rule of ELMClassifier.set_params: routed names are stored for the inner net,
+        # ``name__param`` of a named parameter is set on that parameter's value
         named = set(self._get_param_names())
-        vars(self).update({k: params.pop(k) for k in list(params) if k not in named})
+
+        def extra(key):
+            return key.startswith(_ROUTED_PREFIXES) or key.partition("__")[0] not in named
+
+        vars(self).update({k: params.pop(k) for k in list(params) if extra(k)})
         return super().set_params(**params)
 
     def _base_params(self):
         """The fixed ``ELMClassifier`` parameters (named and routed)."""
         params = {name: getattr(self, name) for name in _ELM_PARAMS}
         params.update(self._extra_params())
+        return params
+
+    def _fit_params(self, candidate, checkpoint_name=None):
+        """``ELMClassifier`` parameters of one fit of ``candidate``, set as ``GridSearchCV`` does.
+
+        A clone of the base estimator takes the candidate through ``set_params``, so deep keys
+        (``lr_schedule__gamma``) change a copy of the value, never the search's own.
+        ``checkpoint_name`` is the fit's own sub-directory of ``checkpoint_dir``.
+        """
+        estimator = clone(ELMClassifier(**self._base_params()))
+        estimator.set_params(**clone(candidate, safe=False))
+        params = estimator.get_params(deep=False)
+        if checkpoint_name is not None and params["checkpoint_dir"] is not None:
+            params["checkpoint_dir"] = os.path.join(os.fspath(params["checkpoint_dir"]),
+                                                    checkpoint_name)
         return params
 
     def _checked_estimator(self, params):
@@ -337,20 +387,34 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
             )
         known = set(_ELM_PARAMS)
         for g in grid:
-            unknown = sorted(k for k in g if k not in known and not k.startswith(_ROUTED_PREFIXES))
+            unknown = sorted(k for k in g if k.partition("__")[0] not in known
+                             and not k.startswith(_ROUTED_PREFIXES))
             if unknown:
                 raise ValueError(
                     f"param_grid has parameters {unknown} that ELMClassifier does not take; "
-                    f"valid parameters are {sorted(known)} and skorch-routed ones starting "
-                    f"with {_ROUTED_PREFIXES}"
+                    f"valid parameters are {sorted(known)}, their parameters as "
+                    f"'name__param' and skorch-routed ones starting with {_ROUTED_PREFIXES}"
                 )
         try:
             candidates = list(ParameterGrid(grid))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"param_grid is malformed: {exc}") from exc
-        base = self._base_params()
         for candidate in candidates:
-            self._checked_estimator({**base, **candidate})
+            try:
+                params = self._fit_params(candidate)
+            except (AttributeError, TypeError, ValueError) as exc:
+                # a 'name__param' key whose parameter's value has no such parameter
+                heads = sorted({k.partition("__")[0] for k in candidate
+                                if "__" in k and not k.startswith(_ROUTED_PREFIXES)})
+                values = ", ".join(f"{head}={candidate.get(head, getattr(self, head))!r}"
+                                   for head in heads)
+                raise ValueError(
+                    f"param_grid candidate {candidate} cannot be set on ELMClassifier "
+                    f"({type(exc).__name__}: {exc}): a key 'name__param' sets 'param' on the "
+                    f"value of 'name', here {values}; give it a value that has that parameter "
+                    "(such as lr_schedule=WarmupMultiStepLR() for lr_schedule__gamma)"
+                ) from exc
+            self._checked_estimator(params)
         return candidates
 
     # ------------------------------------------------------------------ fit
@@ -373,6 +437,7 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         """
         base = self._checked_estimator(self._base_params())
         candidates = self._candidates()
+        X_given = X
         X, y = validate_data(
             self, X, y, dtype=(np.float32, np.float64), allow_nd=True, ensure_min_features=1,
             y_numeric=False,
@@ -405,41 +470,59 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         scorer = check_scoring(base, scoring=self.scoring)
         splits = self._splits(X, y)
 
-        base_params = self._base_params()
-        members = [({**base_params, **candidate}, train)
-                   for candidate in candidates for train, _ in splits]
-        results = fit_members(X, y, members, sample_weight,
-                              max_batched_members=self.max_batched_members,
-                              n_jobs=self.n_jobs)
-
         n_candidates, n_splits = len(candidates), len(splits)
+        members = [(self._fit_params(candidate, f"candidate{c}_split{k}"), train)
+                   for c, candidate in enumerate(candidates)
+                   for k, (train, _) in enumerate(splits)]
+        fitted = fit_members(X, y, members, sample_weight,
+                             max_batched_members=self.max_batched_members,
+                             n_jobs=self._batched_jobs())
+
         scores = np.empty((n_candidates, n_splits))
         fit_times = np.empty_like(scores)
         score_times = np.zeros_like(scores)
         batched = np.empty(scores.shape, dtype=bool)
-        for index, result in enumerate(results):
+        reasons = [[] for _ in candidates]
+        failures = []  # GridSearchCV's record of each fit: the error text, or None
+        for index, result in enumerate(fitted):
             c, k = divmod(index, n_splits)
             fit_times[c, k], batched[c, k] = result.fit_time, result.batched
+            if result.reason and result.reason not in reasons[c]:
+                reasons[c].append(result.reason)
             test = splits[k][1]
-            error = result.error
+            error, stage = result.error, "fit"
             if error is None:
                 tic = time.perf_counter()
                 try:
                     scores[c, k] = scorer(result.estimator, X[test], y[test])
-                except Exception as exc:  # recorded like GridSearchCV's error_score
-                    error = exc
+                except Exception as exc:  # recorded like a failed fit
+                    error, stage = exc, "scoring"
                 score_times[c, k] = time.perf_counter() - tic
             if error is not None:
                 if isinstance(self.error_score, str):  # "raise"
                     raise error
                 scores[c, k] = self.error_score
-                warnings.warn(
-                    f"Fit or scoring of candidate {candidates[c]} on split {k} failed; its "
-                    f"score is set to {self.error_score}. Error: {error!r}",
-                    FitFailedWarning, stacklevel=2,
-                )
+                # no candidate in the text: GridSearchCV's summary counts equal errors once
+                failures.append(f"The {stage} failed:\n" + "".join(
+                    traceback.format_exception(type(error), error, error.__traceback__)))
+            else:
+                failures.append(None)
+        # GridSearchCV's warning, or its ValueError when every fit failed
+        _warn_or_raise_about_fit_failures([{"fit_error": f} for f in failures],
+                                          self.error_score)
 
-        self.cv_results_ = _format_results(candidates, scores, fit_times, score_times, batched)
+        results = _format_results(candidates, scores, fit_times, score_times, batched)
+        results["batched_reason"] = np.array(["; ".join(r) for r in reasons], dtype=object)
+        means = results["mean_test_score"]
+        if np.isnan(means).all():
+            raise ValueError(
+                f"{type(self).__name__} has no candidate to choose: every candidate's mean "
+                f"test score is NaN ({means}), from a NaN score on at least one split (a "
+                "failed fit or scoring with error_score=nan, see the warnings above, or a "
+                f"scorer, here {self.scoring!r}, that returned NaN). Check the scorer on "
+                "these test parts, or set error_score to a number to rank failed fits"
+            )
+        self.cv_results_ = results
         self.batched_ = batched
         self.n_splits_ = n_splits
         self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
@@ -447,13 +530,21 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
         self.classes_ = labels if base.classes is None else np.unique(np.asarray(base.classes))
         if self.refit:
+            # on X as given: fitted on a DataFrame, the refit keeps its column names
+            refit_X = X_given if hasattr(self, "feature_names_in_") else X
             tic = time.perf_counter()
-            self.best_estimator_ = ELMClassifier(**{**base_params, **self.best_params_}).fit(
-                X, y, sample_weight=sample_weight
-            )
+            self.best_estimator_ = ELMClassifier(
+                **self._fit_params(self.best_params_, "refit")
+            ).fit(refit_X, y, sample_weight=sample_weight)
             self.refit_time_ = time.perf_counter() - tic
             self.classes_ = self.best_estimator_.classes_
         return self
+
+    def _batched_jobs(self):
+        """``n_jobs`` for the batched trainer, negative values counted as joblib does."""
+        if self.n_jobs is None or self.n_jobs > 0:
+            return self.n_jobs
+        return max(1, joblib.cpu_count() + 1 + self.n_jobs)
 
     def _splits(self, X, y):
         cv = self.cv
@@ -470,7 +561,7 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
                     f"fewer than the {cv.n_splits} folds: some training folds miss it (those "
                     "networks are trained on the classes they see) and some test folds hold "
                     "none of it",
-                    UserWarning, stacklevel=3,
+                    UserWarning, stacklevel=4,
                 )
         with warnings.catch_warnings():
             # named above, with the class
@@ -492,8 +583,13 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X):
         best = self._best()
-        return best, validate_data(self, X, reset=False, dtype=(np.float32, np.float64),
-                                   allow_nd=True, ensure_min_features=1)
+        checked = validate_data(self, X, reset=False, dtype=(np.float32, np.float64),
+                                allow_nd=True, ensure_min_features=1)
+        if _get_feature_names(X) is not None:
+            # best_estimator_ was fitted on the frame too and checks its names again: an
+            # array would make it warn that X has none
+            return best, X
+        return best, checked
 
     def decision_function(self, X):
         """Scaled logits of the best estimator (see ``ELMClassifier.decision_function``).
@@ -623,34 +719,33 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
 
 
 def _format_results(candidates, scores, fit_times, score_times, batched):
-    """``cv_results_`` in ``GridSearchCV``'s layout."""
+    """``cv_results_`` as ``GridSearchCV._format_results`` gives them, plus ``batched``."""
     from scipy.stats import rankdata
 
-    n_candidates, n_splits = scores.shape
+    n_candidates = len(candidates)
     results = {
         "mean_fit_time": fit_times.mean(1),
         "std_fit_time": fit_times.std(1),
         "mean_score_time": score_times.mean(1),
         "std_score_time": score_times.std(1),
     }
-    values = defaultdict(lambda: np.ma.MaskedArray(np.empty(n_candidates, dtype=object),
-                                                   mask=True))
-    for i, candidate in enumerate(candidates):
-        for name, value in candidate.items():
-            values[f"param_{name}"][i] = value
-    results.update(values)
+    results.update(_yield_masked_array_for_each_param(candidates))
     results["params"] = candidates
-    for k in range(n_splits):
+    for k in range(scores.shape[1]):
         results[f"split{k}_test_score"] = scores[:, k]
     means = scores.mean(1)
+    if not np.isfinite(means).all():
+        # stacklevel: the caller of fit, past fit and scikit-learn's _fit_context wrapper
+        warnings.warn(f"One or more of the test scores are non-finite: {means}", UserWarning,
+                      stacklevel=4)
     results["mean_test_score"] = means
-    results["std_test_score"] = scores.std(1)
+    results["std_test_score"] = scores.std(1)  # ddof=0, as GridSearchCV
     if np.isnan(means).all():
         rank = np.ones(n_candidates, dtype=np.int32)
     else:
+        # NaN ranks last, tied with the worst; equal means share the best rank of the tie
         filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
         rank = rankdata(-filled, method="min").astype(np.int32)
     results["rank_test_score"] = rank
     results["batched"] = batched.all(1)
     return results
-

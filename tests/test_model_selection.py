@@ -76,9 +76,12 @@ def test_scores_equal_grid_search(table):
 
 def test_unbatchable_candidates_are_fitted_one_by_one_and_recorded(table):
     X, y = table
-    search = ELMClassifierCV(**SMALL, param_grid={"dropout": [0.0, 0.2]}, cv=2).fit(X, y)
+    grid = {"optimizer": ["adam", torch.optim.RMSprop]}  # a class the batched engine lacks
+    search = ELMClassifierCV(**SMALL, param_grid=grid, cv=2).fit(X, y)
     assert search.cv_results_["batched"].tolist() == [True, False]
     assert search.batched_.tolist() == [[True, True], [False, False]]
+    first, second = search.cv_results_["batched_reason"]
+    assert first == "" and "RMSprop" in second
 
 
 def test_default_cv_is_seeded_stratified_five_fold(table):
@@ -104,6 +107,66 @@ def test_string_labels_pipeline_and_dataframe(table):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         search.predict(frame)  # no "fitted without feature names" warning
+
+
+def test_best_estimator_carries_the_column_names(table):
+    X, y = table
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2).fit(frame, y)
+    best = search.best_estimator_
+    assert best.feature_names_in_.tolist() == list(frame.columns)
+    assert best.n_features_in_ == search.n_features_in_ == 6
+    reference = ELMClassifier(**SMALL, **search.best_params_).fit(frame, y)
+    np.testing.assert_array_equal(search.predict_proba(frame), reference.predict_proba(frame))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # names checked, and no "without feature names" warning
+        search.predict(frame)
+        best.predict(frame)
+    reordered = frame[frame.columns[::-1]]
+    for estimator in (search, best):
+        with pytest.raises(ValueError, match="Feature names must be in the same order"):
+            estimator.predict(reordered)
+    with pytest.warns(UserWarning, match="fitted with feature names"):
+        search.predict(X)
+
+
+def test_refit_uses_the_sample_weights(table):
+    X, y = table
+    weights = np.where(y == 2, 5.0, 1.0)
+    weights[:20] = 0.0
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2)
+    search.fit(X, y, sample_weight=weights)
+    weighted = ELMClassifier(**SMALL, **search.best_params_).fit(X, y, sample_weight=weights)
+    unweighted = ELMClassifier(**SMALL, **search.best_params_).fit(X, y)
+    np.testing.assert_array_equal(search.predict_proba(X), weighted.predict_proba(X))
+    assert not np.allclose(weighted.predict_proba(X), unweighted.predict_proba(X))
+
+
+def test_checkpoints_one_directory_per_fit_and_resume(table, tmp_path):
+    X, y = table
+    grid = {"lam": [0.0, 1.0, 0.5]}
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    search = ELMClassifierCV(**SMALL, param_grid=grid, cv=cv, checkpoint_dir=tmp_path / "ck")
+    search.fit(X, y)
+    # every candidate is its own network, as without checkpoints
+    reference = GridSearchCV(ELMClassifier(**SMALL), grid, cv=cv,
+                             scoring="balanced_accuracy").fit(X, y)
+    for k in range(2):
+        np.testing.assert_array_equal(search.cv_results_[f"split{k}_test_score"],
+                                      reference.cv_results_[f"split{k}_test_score"])
+    assert sorted(path.name for path in (tmp_path / "ck").iterdir()) == [
+        f"candidate{c}_split{k}" for c in range(3) for k in range(2)] + ["refit"]
+    assert all((path / "checkpoint.zip").is_file() for path in (tmp_path / "ck").iterdir())
+    best = ELMClassifier(**SMALL, **search.best_params_).fit(X, y)
+    np.testing.assert_array_equal(search.predict_proba(X), best.predict_proba(X))
+    # the same search again resumes every fit from its own checkpoint: nothing left to train
+    again = clone(search).fit(X, y)
+    for k in range(2):
+        np.testing.assert_array_equal(again.cv_results_[f"split{k}_test_score"],
+                                      search.cv_results_[f"split{k}_test_score"])
+    checkpoint = dict(again.best_estimator_.net_.callbacks_)["checkpoint"]
+    assert checkpoint.restored_epochs_ == SMALL["max_epochs"]
+    np.testing.assert_array_equal(again.predict_proba(X), search.predict_proba(X))
 
 
 def test_pickle_and_safe_save_load(table, tmp_path):
@@ -204,23 +267,38 @@ def test_more_folds_than_the_smallest_class_warns_and_runs(table):
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
+def test_as_many_samples_as_folds_does_not_warn(table):
+    X, y = table
+    y = y.copy()
+    y[np.flatnonzero(y == 2)[5:]] = 1  # class 2 keeps 5 samples: one per fold
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0]}, refit=False).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
 def _failing_scorer(estimator, X, y):
     raise RuntimeError("scorer broke")
 
 
 def test_failing_scorer_is_recorded_or_raised(table):
     X, y = table
-    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2,
-                             scoring=_failing_scorer, refit=False)
-    with pytest.warns(FitFailedWarning, match="scorer broke"):
+
+    def scorer(estimator, X, y):
+        return _failing_scorer(estimator, X, y) if estimator.lam else 0.5
+
+    search = ELMClassifierCV(**SMALL, param_grid={"lam": [0.0, 1.0]}, cv=2, scoring=scorer,
+                             refit=False)
+    with pytest.warns(FitFailedWarning, match="(?s)2 fits failed out of a total of 4.*broke"), \
+            pytest.warns(UserWarning, match="non-finite: \\[0.5 +nan\\]"):
         search.fit(X, y)
-    assert np.isnan(search.cv_results_["mean_test_score"]).all()
+    assert np.isnan(search.cv_results_["mean_test_score"]).tolist() == [False, True]
     with pytest.raises(RuntimeError, match="scorer broke"):
         search.set_params(error_score="raise").fit(X, y)
     search.set_params(error_score=-1.0)
     with pytest.warns(FitFailedWarning):
         search.fit(X, y)
-    assert (search.cv_results_["mean_test_score"] == -1.0).all()
+    assert search.cv_results_["mean_test_score"].tolist() == [0.5, -1.0]
 
 
 def test_scorer_name_and_callable(table):
