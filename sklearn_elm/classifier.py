@@ -63,7 +63,72 @@ def _stopped_early(net):
     )
 
 
-class ELMClassifier(ClassifierMixin, BaseEstimator):
+class _RoutedParamsMixin:
+    """``get_params``/``set_params`` with skorch-routed ``prefix__*`` parameters.
+
+    Routed parameters (``module__*``, ``optimizer__*``, ``callbacks__*``, ``criterion__*``)
+    are stored as attributes for the inner net and returned by ``get_params``;
+    ``name__param`` for a named parameter sets ``param`` on that parameter's value, as in
+    scikit-learn. Shared by :class:`ELMClassifier` and the search that wraps it, so both
+    follow one rule.
+    """
+
+    def _extra_params(self):
+        """Parameters given through ``**kwargs`` (meant to be skorch-routed ones)."""
+        named = set(self._get_param_names())
+        return {
+            key: value for key, value in vars(self).items()
+            if key not in named and not key.startswith("_") and not key.endswith("_")
+        }
+
+    def get_params(self, deep=True):
+        """Get the parameters of this estimator, routed ``prefix__*`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of estimator-valued parameters, such as
+            ``lr_schedule__gamma`` for a :class:`~sklearn_elm.callbacks.WarmupMultiStepLR`.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update(self._extra_params())
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Routed parameters (``module__*``, ``optimizer__*``, ``callbacks__*``,
+        ``criterion__*``) are stored for the inner net; ``name__param`` for another named
+        parameter sets ``param`` on that parameter's value (e.g. ``lr_schedule__gamma``), as in
+        scikit-learn. Unknown names are stored too and refused by ``fit``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : object
+            This estimator.
+        """
+        named = set(self._get_param_names())
+
+        def extra(key):
+            if key.startswith(ROUTED_PREFIXES):
+                return True
+            return key.partition("__")[0] not in named
+
+        vars(self).update({k: params.pop(k) for k in list(params) if extra(k)})
+        return super().set_params(**params)
+
+
+class ELMClassifier(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
     """Neural-network classifier trained with the Enlarged Large Margin loss.
 
     A scikit-learn estimator around a skorch ``NeuralNet``: it encodes labels, infers the input
@@ -333,60 +398,6 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         vars(self).update(kwargs)
 
     # ------------------------------------------------------------------ params
-    def _extra_params(self):
-        """Parameters given through ``**kwargs`` (meant to be skorch-routed ones)."""
-        named = set(self._get_param_names())
-        return {
-            key: value for key, value in vars(self).items()
-            if key not in named and not key.startswith("_") and not key.endswith("_")
-        }
-
-    def get_params(self, deep=True):
-        """Get the parameters of this estimator, routed ``prefix__*`` ones included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of estimator-valued parameters, such as
-            ``lr_schedule__gamma`` for a :class:`~sklearn_elm.callbacks.WarmupMultiStepLR`.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = super().get_params(deep=deep)
-        params.update(self._extra_params())
-        return params
-
-    def set_params(self, **params):
-        """Set the parameters of this estimator.
-
-        Routed parameters (``module__*``, ``optimizer__*``, ``callbacks__*``,
-        ``criterion__*``) are stored for the inner net; ``name__param`` for another named
-        parameter sets ``param`` on that parameter's value (e.g. ``lr_schedule__gamma``), as in
-        scikit-learn. Unknown names are stored too and refused by ``fit``.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : ELMClassifier
-            This estimator.
-        """
-        named = set(self._get_param_names())
-
-        def extra(key):
-            if key.startswith(ROUTED_PREFIXES):
-                return True
-            return key.partition("__")[0] not in named
-
-        vars(self).update({k: params.pop(k) for k in list(params) if extra(k)})
-        return super().set_params(**params)
-
     def _validate_extra_params(self):
         unexpected = sorted(
             key for key in self._extra_params() if not key.startswith(ROUTED_PREFIXES)

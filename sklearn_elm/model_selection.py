@@ -28,7 +28,7 @@ from ._batched import fit_members
 from ._builder import ROUTED_PREFIXES as _ROUTED_PREFIXES
 from ._builder import module_input_shape
 from .classifier import EXPECTED_FAILED_CHECKS as _SINGLE_FIT_FAILURES
-from .classifier import ELMClassifier
+from .classifier import ELMClassifier, _RoutedParamsMixin
 
 __all__ = ["DEFAULT_PARAM_GRID", "ELMClassifierCV", "EXPECTED_FAILED_CHECKS"]
 
@@ -52,7 +52,7 @@ DEFAULT_PARAM_GRID = {
 _ELM_PARAMS = tuple(ELMClassifier._get_param_names())
 
 
-class ELMClassifierCV(ClassifierMixin, BaseEstimator):
+class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
     """``ELMClassifier`` whose ``lam``, ``max_m`` and ``drw_start`` are chosen by cross-validation.
 
     In the style of scikit-learn's ``LogisticRegressionCV``: every ``ELMClassifier`` parameter
@@ -324,29 +324,6 @@ class ELMClassifierCV(ClassifierMixin, BaseEstimator):
         vars(self).update(kwargs)
 
     # ------------------------------------------------------------------ params
-    def _extra_params(self):
-        named = set(self._get_param_names())
-        return {
-            key: value for key, value in vars(self).items()
-            if key not in named and not key.startswith("_") and not key.endswith("_")
-        }
-
-    def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
-        params.update(self._extra_params())
-        return params
-
-    def set_params(self, **params):
-        # the rule of ELMClassifier.set_params: routed names are stored for the inner net,
-        # ``name__param`` of a named parameter is set on that parameter's value
-        named = set(self._get_param_names())
-
-        def extra(key):
-            return key.startswith(_ROUTED_PREFIXES) or key.partition("__")[0] not in named
-
-        vars(self).update({k: params.pop(k) for k in list(params) if extra(k)})
-        return super().set_params(**params)
-
     def _base_params(self):
         """The fixed ``ELMClassifier`` parameters (named and routed)."""
         params = {name: getattr(self, name) for name in _ELM_PARAMS}
