@@ -4,28 +4,39 @@ A *member* is one ``ELMClassifier`` fit: a full set of estimator parameters and 
 ``X`` it trains on (a cross-validation fold, say). :func:`fit_members` trains a list of members
 and returns, for each, a fitted :class:`~sklearn_elm.ELMClassifier`.
 
-Members whose network is the default MLP are trained *batched*: the weights of G members are
-stacked along a leading axis, every layer is one batched matrix product (``torch.baddbmm``)
-and the optimizer update is one element-wise pass over the stacked tensors. Members never mix:
-the total loss is the sum of the per-member losses, so each member's gradient is its own, and
-the optimizer (Adam, AdamW or SGD with momentum, re-implemented element-wise with per-member
-learning rate, weight decay and step count) moves each member exactly as torch's would. Each
-member starts from the weights ``ELMClassifier.fit`` would initialise (same seed), draws the
-same batch order (same shuffle generator), and uses its own class counts, margins, ``lam``,
-``s``, loss, deferred re-weighting schedule, learning-rate schedule and sample weights. Folds
-of different sizes are padded and masked; a member with no batch at a step is left untouched
-(weights, moments and step count). After training the stacked weights are loaded into ordinary
-fitted ``ELMClassifier`` objects, so their predictions run through ``ELMClassifier`` itself.
+The engine has no training rules of its own; it runs those of a single fit on many members:
 
-Everything else (other modules, dropout, early stopping, callbacks, checkpoints,
-mixed precision, ``torch.compile``, custom optimizer classes or routed ``module__*`` /
-``optimizer__*`` parameters) is trained one member at a time with ``ELMClassifier.fit``;
-:attr:`MemberResult.batched` says which path a member took.
+* **data, labels, parameters**: each member's ``ELMClassifier`` validates its parameters
+  (``_validate_params`` and the checks of ``fit``) and its rows (``_training_data``: label
+  encoding, class counts, sample weights, the seed and the early-stopping split), so the engine
+  refuses what ``fit`` refuses, with the same messages;
+* **network**: each member's net is built by ``_builder.initialized_net`` (same seed, same
+  initial weights); the modules of a group are stacked with ``torch.func.stack_module_state``
+  (parameters and buffers, e.g. BatchNorm running statistics, one slice per member) and run
+  with ``torch.vmap(torch.func.functional_call(...), randomness="different")``;
+* **loss**: the member's criterion ``core`` (:mod:`sklearn_elm.losses`) on the rows of all
+  members, with the members' stacked ``core_arguments()``, the scale rule of ``_training``
+  and :func:`~sklearn_elm.losses.weighted_mean` (padding rows have weight 0);
+* **optimizer**: one ``torch.optim`` optimizer per group from ``_builder.build_optimizer``
+  over the stacked weights. Adam, AdamW and SGD are element-wise, so this is exact when the
+  members of a group share the optimizer, ``lr``, ``weight_decay``, learning-rate trajectory
+  and number of batches per epoch, which are part of the group key;
+* **epochs**: each member's own skorch callbacks (deferred re-weighting, the learning-rate
+  schedule, early stopping, the history's scoring and timer) are notified at the start and
+  end of each epoch, as skorch's fit loop does, and its history gets the same rows; a batch
+  order per member from its own generator, as ``BatchIterator`` draws it;
+* **divergence**: the members' losses are summed on the device and read once per epoch; a
+  non-finite one ends that member with ``_training.divergence_error``'s message;
+* **fitted state**: ``_builder.set_fitted_state``, as ``fit`` sets it.
 
-Peak memory of a batched group of G members, B rows per batch, F features, hidden widths
-H_1..H_L and K classes, in float32 bytes: ``4 · G · (B · (F + 3·ΣH + 6·K) + 4·P)`` where P is
-the number of weights of one network (weights, gradients and two optimizer moments), plus the
-shared copy of ``X``. The group size is capped so that this stays under ``memory_budget``.
+Which parameters the engine honours, and which send a member to an ordinary
+``ELMClassifier.fit`` (callbacks, checkpoints, ``torch.compile``, fp16, custom modules and
+optimizers, routed parameters), is declared once in :data:`PARAMETERS` and
+:data:`ROUTED_PARAMETERS`; :attr:`MemberResult.reason` says why a member was fitted alone.
+
+Peak memory of a group grows with its members; :func:`module_bytes` estimates one member's
+share from the module's parameter count and a probe forward pass, and groups are sized to
+stay under ``memory_budget``.
 """
 
 from __future__ import annotations
@@ -33,38 +44,179 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from skorch.history import History
+from torch import nn
 
-from . import losses as _losses
 from ._builder import (
-    class_margins,
-    count_absent_as_one,
-    effective_drw_start,
-    fit_seed,
+    MODULES,
+    OPTIMIZERS,
+    ROUTED_PREFIXES,
+    _optimizer,
+    build_optimizer,
     initialized_net,
+    lr_schedule,
     resolve_device,
+    set_fitted_state,
 )
-from ._training import TrainingDivergedError
-from .callbacks import DeferredReweighting, WarmupMultiStepLR, _resolve_epoch
+from ._training import (
+    TensorData,
+    criterion_applies_scale,
+    divergence_error,
+    random_crop_flip,
+    scale_logits,
+)
+from .callbacks import WarmupMultiStepLR
 from .classifier import ELMClassifier
-from .modules import _EPS, MLP
+from .losses import row_weights, weighted_mean
+from .modules import MLP
 
-__all__ = ["MemberResult", "fit_members", "member_bytes"]
+__all__ = ["PARAMETERS", "ROUTED_PARAMETERS", "MemberResult", "batch_reason", "fit_members",
+           "member_bytes", "module_bytes"]
 
-#: losses the batched trainer computes; the others fall back to one fit per member
-BATCHED_LOSSES = ("elm", "ldam", "ce", "la", "cb", "focal")
-_BATCHED_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-                       "sgd": torch.optim.SGD}
 #: default cap on the estimated peak memory of one batched group (bytes)
 DEFAULT_MEMORY_BUDGET = 2**30
-_ADAM_BETAS, _ADAM_EPS, _SGD_MOMENTUM = (0.9, 0.999), 1e-8, 0.9
+
+
+# -------------------------------------------------------------------------------------------
+# which parameters the engine honours
+# -------------------------------------------------------------------------------------------
+def _unless(test, reason):
+    """A rule: the member is fitted alone, for ``reason(value)``, when ``test(value)``."""
+    return lambda value: reason(value) if test(value) else None
+
+
+def _known_module(module):
+    return module is None or (isinstance(module, str) and module in MODULES) or any(
+        module is cls for cls in MODULES.values())
+
+
+def _known_optimizer(optimizer):
+    return (isinstance(optimizer, str) and optimizer in OPTIMIZERS) or any(
+        optimizer is cls for cls in OPTIMIZERS.values())
+
+
+#: every ``ELMClassifier`` parameter: how the engine honours it (a string), or a rule giving
+#: the reason to fit a member alone (a function of the value returning a string or None).
+#: "group key": members differing in it train in different groups (read from the built net or
+#: the estimator); "per member": each member's own value, stacked. ``tests/test_batched.py``
+#: fails when a parameter of ``ELMClassifier`` is missing here.
+PARAMETERS = {
+    "loss": "group key (the criterion class); per member through the criterion",
+    "max_m": "per member (the criterion's margins)",
+    "lam": "per member (the criterion's core arguments)",
+    "s": "per member (the criterion's core arguments, or the net's scale)",
+    "gamma": "per member (the criterion's core arguments)",
+    "tau": "per member (the criterion's core arguments)",
+    "drw_start": "per member (its DeferredReweighting callback sets its class weights)",
+    "beta": "per member (class-balanced weights of its criterion or callback)",
+    "module": _unless(lambda v: not _known_module(v), lambda v: f"module={v!r}"),
+    "hidden_layer_sizes": "group key (the module's architecture)",
+    "dropout": "group key (the module's architecture); masks drawn per member",
+    "head": "group key (the module's architecture)",
+    "input_shape": "group key (the module's input shape)",
+    "augment": "group key; crops and flips drawn per sample with random_crop_flip",
+    "optimizer": _unless(lambda v: not _known_optimizer(v), lambda v: f"optimizer={v!r}"),
+    "lr": "group key",
+    "weight_decay": "group key",
+    "lr_schedule": _unless(
+        lambda v: not (v is None or v == "paper" or type(v) is WarmupMultiStepLR),
+        lambda v: f"lr_schedule={v!r}"),
+    "batch_size": "group key",
+    "max_epochs": "group key",
+    "early_stopping": "group key; per member its split, EarlyStopping callback and best weights",
+    "validation_fraction": "per member (its early-stopping split)",
+    "n_iter_no_change": "per member (its EarlyStopping callback)",
+    "classes": "per member (the fit's label encoding)",
+    "callbacks": _unless(bool, lambda v: f"callbacks={v!r}"),
+    "warm_start": "honoured trivially: every member is a new estimator, trained from scratch",
+    "checkpoint_dir": _unless(lambda v: v is not None, lambda v: f"checkpoint_dir={v!r}"),
+    "precision": _unless(lambda v: v == "fp16", lambda v: "precision='fp16' (gradient scaler)"),
+    "compile": _unless(bool, lambda v: "compile=True"),
+    "device": "group key",
+    "random_state": "per member (initial weights, batch order, early-stopping split)",
+    "verbose": "per member (its skorch callbacks print as in fit)",
+}
+#: routed ``prefix__*`` parameters: every one sends its member to ``ELMClassifier.fit``
+ROUTED_PARAMETERS = {prefix: "fitted alone (routed to skorch)" for prefix in ROUTED_PREFIXES}
+
+
+def batch_reason(estimator):
+    """Why ``estimator`` cannot be trained by the batched engine (``None`` if it can).
+
+    Parameters
+    ----------
+    estimator : ELMClassifier
+
+    Returns
+    -------
+    reason : str or None
+    """
+    params = estimator.get_params(deep=False)
+    for name in estimator._get_param_names():
+        rule = PARAMETERS.get(name)
+        if rule is None:
+            return f"{name} is not declared in sklearn_elm._batched.PARAMETERS"
+        if callable(rule) and (reason := rule(params[name])) is not None:
+            return reason
+    routed = sorted(k for k in estimator._extra_params() if k.startswith(ROUTED_PREFIXES))
+    if routed:
+        return f"routed parameters {routed}"
+    return None
+
+
+# -------------------------------------------------------------------------------------------
+# memory
+# -------------------------------------------------------------------------------------------
+def module_bytes(module, sample_shape, batch_size):
+    """Estimated peak float32 bytes one batched member of ``module`` adds to a group.
+
+    ``4 · (B · (D + 3·A/2 + 6·K) + 4·P)``: ``B`` rows of ``D`` input values, ``A`` values of
+    the outputs of the module's layers (all but the head) per sample, measured by one forward
+    pass on the meta device (saved for the backward pass with their gradients), ``K`` outputs
+    and ``P`` weights (with their gradients and two optimizer moments).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        One member's module (not modified).
+    sample_shape : tuple of int
+        Shape of one input sample.
+    batch_size : int
+        Rows per batch.
+
+    Returns
+    -------
+    n_bytes : int
+    """
+    meta = copy.deepcopy(module).to("meta")
+    head = getattr(meta, "head", None)
+    activations = []
+
+    def count(layer, inputs, output):
+        if layer is not head and isinstance(output, torch.Tensor):
+            activations.append(output[0].numel())
+
+    hooks = [m.register_forward_hook(count) for m in meta.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            output = meta(torch.empty((1, *sample_shape), device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    n_weights = sum(p.numel() for p in module.parameters())
+    rows = math.prod(sample_shape) + 3 * sum(activations) // 2 + 6 * output.shape[-1]
+    return 4 * (int(batch_size) * rows + 4 * n_weights)
+
+
+def member_bytes(n_features, hidden_layer_sizes, n_classes, batch_size, head="cosine"):
+    """:func:`module_bytes` of the default MLP: ``4·(B·(F + 3·ΣH + 6·K) + 4·P)``."""
+    with torch.device("meta"):
+        module = MLP(int(n_features), int(n_classes), tuple(hidden_layer_sizes), head=head)
+    return module_bytes(module, (int(n_features),), batch_size)
 
 
 # -------------------------------------------------------------------------------------------
@@ -79,7 +231,7 @@ class MemberResult:
     estimator : ELMClassifier or None
         The fitted estimator (``None`` when the fit failed).
     batched : bool
-        Whether the member was trained by the batched trainer (else by ``ELMClassifier.fit``).
+        Whether the member was trained by the batched engine (else by ``ELMClassifier.fit``).
     fit_time : float
         Seconds of training; a batched group's time is shared equally among its members.
     error : BaseException or None
@@ -95,51 +247,13 @@ class MemberResult:
     reason: str | None = field(default=None)
 
 
-def fallback_reason(params, X_ndim=2):
-    """Why a member with ``params`` cannot be trained batched (``None`` if it can)."""
-    if X_ndim != 2 or params.get("input_shape") is not None:
-        return "image input"
-    if params.get("module") not in (None, "mlp", MLP):
-        return f"module={params.get('module')!r}"
-    if params.get("dropout", 0.0):
-        return "dropout > 0"
-    if params.get("loss") not in BATCHED_LOSSES:
-        return f"loss={params.get('loss')!r}"
-    optimizer = params.get("optimizer")
-    if not (optimizer in _BATCHED_OPTIMIZERS
-            or any(optimizer is cls for cls in _BATCHED_OPTIMIZERS.values())):
-        return f"optimizer={optimizer!r}"
-    # (warm_start needs no check: every member is a fresh estimator, trained from scratch)
-    for name in ("early_stopping", "callbacks", "checkpoint_dir", "compile"):
-        if params.get(name):
-            return f"{name}={params.get(name)!r}"
-    if params.get("precision", "fp32") != "fp32":
-        return f"precision={params.get('precision')!r}"
-    schedule = params.get("lr_schedule")
-    if not (schedule is None or schedule == "paper" or type(schedule) is WarmupMultiStepLR):
-        return f"lr_schedule={schedule!r}"
-    routed = sorted(k for k in params if "__" in k)
-    if routed:
-        return f"routed parameters {routed}"
-    return None
-
-
-def member_bytes(n_features, hidden_layer_sizes, n_classes, batch_size, head="cosine"):
-    """Estimated peak float32 bytes one batched member adds (see the module docstring)."""
-    widths = [int(n_features), *(int(h) for h in hidden_layer_sizes)]
-    n_weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    n_weights += widths[-1] * n_classes + (n_classes if head == "linear" else 0)
-    rows = batch_size * (n_features + 3 * sum(widths[1:]) + 6 * n_classes)
-    return 4 * (rows + 4 * n_weights)
-
-
 def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
                 memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
     """Fit one ``ELMClassifier`` per member, the batchable ones in stacked groups.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features) or (n_samples, ...)
+    X : ndarray of shape (n_samples, n_features) or (n_samples, [C,] H, W)
         All rows, already validated (float32 or float64).
     y : ndarray of shape (n_samples,)
         Labels of all rows (any type ``ELMClassifier`` accepts).
@@ -151,12 +265,13 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
     max_batched_members : int, default=None
         Most members stacked in one batched group; ``None`` lets ``memory_budget`` decide.
     memory_budget : int, default=2**30
-        Bytes the estimated peak of one batched group may reach.
+        Bytes the estimated peak of one batched group may reach (see :func:`module_bytes`).
     n_jobs : int, default=None
         Batched groups trained at the same time, each in its own thread with one torch
         thread (the members are split into at least ``n_jobs`` groups; torch's thread setting
         is restored afterwards). ``None``: on the CPU, ``torch.get_num_threads()`` groups; on
-        CUDA, one group after the other.
+        CUDA, one group after the other. Groups that draw random numbers (dropout,
+        augmentation) are trained one after the other, after the others.
 
     Returns
     -------
@@ -166,79 +281,76 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
     results = [None] * len(members)
     groups = {}
     for i, (params, rows) in enumerate(members):
-        params = dict(params)
-        reason = fallback_reason(params, np.ndim(X))
-        if reason is None:
-            spec = _prepare(params, X, y, rows, sample_weight)
-            if isinstance(spec, str):
-                reason = spec
-            else:
-                groups.setdefault(spec.key, []).append((i, spec))
+        estimator = ELMClassifier(**_own_copy(params))
+        reason = batch_reason(estimator)
         if reason is not None:
-            results[i] = _fit_one(params, X, y, rows, sample_weight, reason)
+            results[i] = _fit_one(estimator, X, y, rows, sample_weight, reason)
+            continue
+        try:
+            member = _prepare(estimator, X, y, rows, sample_weight)
+        except Exception as exc:  # what fit refuses: recorded, the caller decides (error_score)
+            results[i] = MemberResult(None, False, 0.0, exc, f"refused by fit: {exc}")
+            continue
+        groups.setdefault(member.key, []).append((i, member))
 
     if n_jobs is None:
         # small stacked ops scale better over threads of their own than over torch's
         # intra-op threads, which wait for each other at every op on busy cores
-        on_cpu = all(spec.device == "cpu" for specs in groups.values() for _, spec in specs)
+        on_cpu = all(m.device == "cpu" for specs in groups.values() for _, m in specs)
         n_jobs = torch.get_num_threads() if on_cpu else 1
     n_jobs = max(1, int(n_jobs))
     chunks = []
     for specs in groups.values():
         first = specs[0][1]
-        per_member = member_bytes(X.shape[1], first.hidden, first.n_classes, first.batch_size,
-                                  first.head)
-        size = max(1, int(memory_budget // max(per_member, 1)))
+        size = max(1, int(memory_budget // max(first.bytes, 1)))
         if max_batched_members is not None:
             size = min(size, int(max_batched_members))
         size = min(size, math.ceil(len(specs) / n_jobs))  # work for every job
         chunks += [specs[start : start + size] for start in range(0, len(specs), size)]
-    inputs = {}
-    for chunk in chunks:
-        device = torch.device(chunk[0][1].device)
-        if device not in inputs:
-            weights = None
-            if sample_weight is not None:
-                weights = torch.as_tensor(np.asarray(sample_weight, dtype=np.float32))
-                weights = weights.to(device)
-            inputs[device] = (
-                torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device), weights)
-    # initial weights in this thread: they are drawn from torch's global generator
-    nets = [_initial_nets([spec for _, spec in chunk], X.shape[1]) for chunk in chunks]
+    inputs = _Inputs(X)
 
-    def train(index):
-        chunk = chunks[index]
-        device = torch.device(chunk[0][1].device)
+    def train(chunk):
         tic = time.perf_counter()
-        outcomes = _train_group([spec for _, spec in chunk], *inputs[device], device,
-                                nets[index])
+        outcomes = _train_group([member for _, member in chunk], inputs)
         elapsed = (time.perf_counter() - tic) / len(chunk)
         for (i, _), (estimator, error) in zip(chunk, outcomes, strict=True):
             results[i] = MemberResult(estimator, True, elapsed, error)
 
-    with warnings.catch_warnings():
-        # set here, not in the worker threads: warning filters are process-wide. The gradients
-        # are views into one (G, P) buffer on purpose, which torch reports as a layout mismatch
-        warnings.filterwarnings("ignore", message="grad and param do not obey")
-        if n_jobs == 1 or len(chunks) <= 1:
-            for index in range(len(chunks)):
-                train(index)
-        else:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)  # n_jobs threads of one torch thread each
-            try:
-                with ThreadPoolExecutor(n_jobs) as pool:
-                    list(pool.map(train, range(len(chunks))))
-            finally:
-                torch.set_num_threads(threads)
+    random_chunks = [chunk for chunk in chunks if chunk[0][1].random]
+    plain_chunks = [chunk for chunk in chunks if not chunk[0][1].random]
+    if n_jobs == 1 or len(plain_chunks) <= 1:
+        for chunk in plain_chunks:
+            train(chunk)
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # n_jobs threads of one torch thread each
+        try:
+            with ThreadPoolExecutor(n_jobs) as pool:
+                list(pool.map(train, plain_chunks))
+        finally:
+            torch.set_num_threads(threads)
+    # dropout and augmentation draw from torch's global generator: one group at a time, from
+    # the first member's seed, so that a search is reproducible
+    for chunk in random_chunks:
+        with torch.random.fork_rng(devices=_cuda(chunk[0][1].device)):
+            torch.manual_seed(chunk[0][1].seed)
+            train(chunk)
     return results
 
 
-# -------------------------------------------------------------------------------------------
-# one-by-one path
-# -------------------------------------------------------------------------------------------
-def _fit_one(params, X, y, rows, sample_weight, reason):
-    estimator = ELMClassifier(**params)
+def _own_copy(params):
+    params = dict(params)
+    if params.get("random_state") is not None:
+        # a RandomState instance is advanced by fit: each member draws from its own copy
+        params["random_state"] = copy.deepcopy(params["random_state"])
+    return params
+
+
+def _cuda(device):
+    return [torch.device(device)] if str(device).startswith("cuda") else []
+
+
+def _fit_one(estimator, X, y, rows, sample_weight, reason):
     weights = None if sample_weight is None else sample_weight[rows]
     tic = time.perf_counter()
     try:
@@ -249,379 +361,313 @@ def _fit_one(params, X, y, rows, sample_weight, reason):
 
 
 # -------------------------------------------------------------------------------------------
-# batched path
+# members
 # -------------------------------------------------------------------------------------------
 @dataclass
-class _Spec:
+class _Member:
     estimator: ELMClassifier
-    rows: torch.Tensor
+    net: object  # the member's ELMNet, initialised
     classes: np.ndarray
     counts: np.ndarray
-    labels: torch.Tensor  # encoded labels of all rows (-1 outside the member's classes)
     seed: int
     device: str
-    hidden: tuple
-    head: str
-    n_classes: int
-    batch_size: int
-    optimizer: str
-
-    @property
-    def key(self):
-        loss = self.estimator.loss
-        family = "margin" if loss in ("elm", "ldam") else "focal" if loss == "focal" else "adjusted"
-        return (self.device, self.hidden, self.head, self.n_classes, self.batch_size,
-                int(self.estimator.max_epochs), self.optimizer, family)
+    image_shape: tuple | None
+    train_rows: torch.Tensor  # rows of X, in the order of the fit's training data
+    train_y: torch.Tensor  # their encoded labels
+    train_w: torch.Tensor | None  # and sample weights
+    valid_rows: torch.Tensor | None  # the early-stopping validation rows
+    valid_y: torch.Tensor | None
+    valid_w: torch.Tensor | None
+    key: tuple
+    bytes: int
+    random: bool  # draws random numbers in training (dropout, augmentation)
 
 
-def _prepare(params, X, y, rows, sample_weight=None):
-    """A member's fit-time quantities, computed as ``ELMClassifier.fit`` does."""
-    if params.get("random_state") is not None:
-        # a RandomState instance is advanced by fit: each member draws from its own copy
-        params["random_state"] = copy.deepcopy(params["random_state"])
-    estimator = ELMClassifier(**params)
+def _prepare(estimator, X, y, rows, sample_weight):
+    """A member's net and data, from the estimator's own checks, as ``fit`` makes them."""
     rows = np.asarray(rows, dtype=np.intp)
-    y_rows = y[rows]
-    if estimator.classes is not None:
-        classes = np.unique(np.asarray(estimator.classes))
-        if np.setdiff1d(np.unique(y_rows), classes).size:
-            return "labels outside classes"
-    else:
-        classes = np.unique(y_rows)
-    if classes.size < 2:
-        return "fewer than 2 classes"
-    encoded = np.searchsorted(classes, y)
-    encoded = np.where(
-        (encoded < classes.size) & (classes[np.minimum(encoded, classes.size - 1)] == y),
-        encoded, -1,
+    estimator._validate_params()
+    weights = None if sample_weight is None else sample_weight[rows]
+    early_stopping = estimator.early_stopping
+    estimator.early_stopping = False  # all the rows: the engine splits their positions below
+    try:
+        train_data, classes, counts, seed, _ = estimator._training_data(X[rows], y[rows],
+                                                                        weights, None)
+    finally:
+        estimator.early_stopping = early_stopping
+    # the engine reads the samples from the shared X: keep the rows' positions instead
+    train = TensorData(torch.arange(rows.size), train_data.y, train_data.sample_weight)
+    del train_data
+    valid = None
+    if estimator.early_stopping:
+        # the fit's own split, applied to the row positions
+        train, valid = estimator._split_validation(train, train.y.numpy(), seed)
+    device = resolve_device(estimator.device)
+    with torch.random.fork_rng(devices=_cuda(device)):
+        net = initialized_net(estimator, input_shape=estimator.input_shape_,
+                              class_counts=counts, seed=seed, device=device)
+    rows = torch.from_numpy(rows.astype(np.int64))
+    module = net.module_
+    sample_shape = estimator._image_shape_ or tuple(estimator.input_shape_)
+    schedule = lr_schedule(estimator)
+    max_epochs, batch_size = int(estimator.max_epochs), int(estimator.batch_size)
+    optimizer_class, optimizer_kwargs = _optimizer(estimator)
+    key = (
+        device, repr(module), type(net.criterion_), tuple(sample_shape), estimator.precision,
+        net.augment_padding, net.augment_flip, optimizer_class,
+        tuple(sorted(optimizer_kwargs.items())), float(estimator.lr),
+        None if schedule is None else tuple(schedule.factor(e, max_epochs)
+                                            for e in range(max_epochs)),
+        batch_size, max_epochs,
+        # padding rows would enter the batch statistics of BatchNorm layers: members with
+        # those train in groups of one training-set size, the others of one number of batches
+        len(train) if _batch_statistics(module) else math.ceil(len(train) / batch_size),
+        bool(estimator.early_stopping),
     )
-    counts = np.bincount(encoded[rows], minlength=classes.size)
-    if sample_weight is not None and np.unique(y_rows[sample_weight[rows] > 0]).size < 2:
-        return "sample_weight leaves fewer than 2 classes"  # the single fit says how
-    optimizer = params.get("optimizer", "adam")
-    if not isinstance(optimizer, str):
-        optimizer = next(k for k, v in _BATCHED_OPTIMIZERS.items() if v is optimizer)
-    seed = fit_seed(estimator.random_state)
-    return _Spec(
-        estimator=estimator, rows=torch.from_numpy(rows.astype(np.int64)), classes=classes,
-        counts=counts, labels=torch.from_numpy(encoded.astype(np.int64)), seed=seed,
-        device=resolve_device(estimator.device),
-        hidden=tuple(int(h) for h in estimator.hidden_layer_sizes), head=estimator.head,
-        n_classes=int(classes.size), batch_size=int(estimator.batch_size),
-        optimizer=optimizer,
+    random = bool(net.augment_padding or net.augment_flip) or any(
+        isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules())
+    return _Member(
+        estimator=estimator, net=net, classes=classes, counts=counts, seed=seed, device=device,
+        image_shape=estimator._image_shape_, train_rows=rows[train.X], train_y=train.y,
+        train_w=train.sample_weight, valid_rows=None if valid is None else rows[valid.X],
+        valid_y=None if valid is None else valid.y,
+        valid_w=None if valid is None else valid.sample_weight,
+        key=key, bytes=module_bytes(module, sample_shape, batch_size), random=random,
     )
 
 
-def _lr_factor(estimator, epoch):
-    schedule = estimator.lr_schedule
-    if schedule is None:
-        return 1.0
-    if schedule == "paper":
-        schedule = WarmupMultiStepLR(warmup_epochs=0.025, milestones=(0.8, 0.9), gamma=0.01)
-    return schedule.factor(epoch, estimator.max_epochs)
+def _batch_statistics(module):
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-def _class_weight_start(estimator):
-    """First epoch with class-balanced weights (``None``: never)."""
-    if estimator.loss == "cb":
-        return 0
-    start = effective_drw_start(estimator)
-    return None if start is None else _resolve_epoch(start, estimator.max_epochs, "start")
+class _Inputs:
+    """``X`` as a float32 tensor, one copy per device, shared by the groups."""
+
+    def __init__(self, X):
+        self.X = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        self._on = {}
+
+    def on(self, device, image_shape):
+        device = torch.device(device)
+        if device not in self._on:
+            self._on[device] = self.X.to(device)
+        X = self._on[device]
+        return X if image_shape is None else X.view(X.shape[0], *image_shape)
 
 
-class _RowNorm(torch.autograd.Function):
-    """``vector_norm(h, dim=2, keepdim=True).clamp_min(eps)`` with a one-pass backward.
+# -------------------------------------------------------------------------------------------
+# the batched training loop
+# -------------------------------------------------------------------------------------------
+class _Batches:
+    """One epoch's batches of a set of members: (steps, G, B) row indices, labels, weights.
 
-    The same values and gradients as the composed ops (which ``CosineLinear`` uses); torch's
-    generic backward of the two takes several passes over the (G, B, H) activations, which
-    dominated the batched step.
+    Step ``t`` uses the first ``width[t]`` columns: the most rows a member has in that batch
+    (a last batch shorter for all members is as short as theirs). Members with fewer rows are
+    padded with their first row, at weight 0.
     """
 
-    @staticmethod
-    def forward(ctx, h):
-        norm = torch.linalg.vector_norm(h, dim=2, keepdim=True)
-        ctx.save_for_backward(h, norm)
-        return norm.clamp_min(_EPS)
+    def __init__(self, rows, labels, weights, batch_size, device, orders=None):
+        G, B = len(rows), batch_size
+        self.sizes = np.array([r.numel() for r in rows])
+        self.steps = max(1, math.ceil(self.sizes.max() / B))
+        width = self.steps * B
+        index = torch.empty(G, width, dtype=torch.int64)
+        target = torch.zeros(G, width, dtype=torch.int64)
+        weight = torch.zeros(G, width)
+        for g in range(G):
+            n = self.sizes[g]
+            order = slice(None) if orders is None else orders[g]
+            index[g, :n], target[g, :n] = rows[g][order], labels[g][order]
+            index[g, n:] = rows[g][0] if n else 0
+            weight[g, :n] = 1.0 if weights[g] is None else weights[g][order]
+        # rows of member g in batch t, as BatchIterator slices them
+        self.batch_rows = np.clip(self.sizes[None, :] - B * np.arange(self.steps)[:, None], 0, B)
+        self.width = self.batch_rows.max(axis=1)
+        self.padded = (self.batch_rows < self.width[:, None]).any(axis=1)
+        self.weighted = any(w is not None for w in weights)
 
-    @staticmethod
-    def backward(ctx, grad):
-        h, norm = ctx.saved_tensors
-        # d|h|/dh = h/|h|; no gradient where the clamp holds the norm at eps
-        scale = torch.where(norm > _EPS, grad / norm, 0.0)
-        return h * scale
+        def by_step(tensor):
+            return tensor.view(G, self.steps, B).transpose(0, 1).contiguous().to(device)
 
+        self.index, self.target, self.weight = by_step(index), by_step(target), by_step(weight)
 
-def _forward(params, x, head):
-    """Stacked MLP forward: ``x`` (G, B, F) -> logits (G, B, K)."""
-    n_hidden = (len(params) - (2 if head == "linear" else 1)) // 2
-    h = x
-    for layer in range(n_hidden):
-        weight, bias = params[2 * layer], params[2 * layer + 1]
-        h = torch.relu(torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2)))
-    if head == "linear":
-        return torch.baddbmm(params[-1].unsqueeze(1), h, params[-2].transpose(1, 2))
-    # CosineLinear.forward, per member
-    norm = _RowNorm.apply(h)
-    weight = F.normalize(params[-1], dim=2, eps=_EPS)
-    return torch.bmm(h, weight.transpose(1, 2)) / norm
-
-
-def _per_member(values, device, dtype=torch.float32):
-    return torch.tensor(values, dtype=dtype, device=device)
-
-
-def _initial_nets(specs, n_features):
-    """The nets ``ELMClassifier.fit`` would build for ``specs``: same seeds, same weights."""
-    nets = []
-    for spec in specs:
-        device = torch.device(spec.device)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            nets.append(initialized_net(spec.estimator, input_shape=(n_features,),
-                                        class_counts=spec.counts, seed=spec.seed,
-                                        device=spec.device))
-    return nets
+    def step(self, t):
+        """Row indices, labels and sample weights (None when all weigh 1) of step ``t``."""
+        width = int(self.width[t])
+        weight = self.weight[t, :, :width] if self.weighted or self.padded[t] else None
+        return self.index[t, :, :width], self.target[t, :, :width], weight
 
 
-def _train_group(specs, X, sample_weight, device, nets):
+def _stack_arguments(criteria, batch_size, device):
+    """The members' ``core_arguments()`` stacked and repeated for their rows of a step."""
+    rows = {}
+    for name in criteria[0].core_arguments():
+        values = [criterion.core_arguments()[name] for criterion in criteria]
+        if not isinstance(values[0], torch.Tensor) and len(set(values)) == 1:
+            rows[name] = values[0]  # one number for all: the core may take a shortcut (lam=0)
+            continue
+        stacked = torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in values])
+        rows[name] = stacked.to(device=device, dtype=torch.float32).repeat_interleave(
+            batch_size, dim=0)
+    return rows
+
+
+def _train_group(members, inputs):
     """Train stacked members; returns ``(fitted ELMClassifier or None, error or None)`` each."""
-    G = len(specs)
-    first = specs[0]
-    estimators = [spec.estimator for spec in specs]
-    max_epochs, batch_size, head = int(first.estimator.max_epochs), first.batch_size, first.head
-    loss_kind = first.estimator.loss
-    margin_family = loss_kind in ("elm", "ldam")
+    first = members[0]
+    G, device = len(members), torch.device(first.device)
+    estimator0, net0 = first.estimator, first.net
+    B, max_epochs = int(estimator0.batch_size), int(estimator0.max_epochs)
+    nets = [m.net for m in members]
+    X = inputs.on(device, first.image_shape)
+    modules = [net.module_ for net in nets]
+    params, buffers = torch.func.stack_module_state(modules)
+    base = copy.deepcopy(modules[0]).to("meta")
 
-    # all weights of a member in one row of ``flat``: the optimizer is one element-wise pass
-    # over (G, P) tensors; the layers are views into it, and so are their gradients
-    shapes = [tuple(p.shape) for p in nets[0].module_.parameters()]
-    flat = torch.cat([
-        torch.stack([p.detach().reshape(-1) for p in parts])
-        for parts in zip(*(list(n.module_.parameters()) for n in nets), strict=True)
-    ], dim=1).to(device)
-    flat_grad = torch.zeros_like(flat)
-    params, offset = [], 0
-    for shape in shapes:
-        size = math.prod(shape)
-        view = flat[:, offset : offset + size].view(G, *shape).requires_grad_()
-        view.grad = flat_grad[:, offset : offset + size].view(G, *shape)
-        params.append(view)
-        offset += size
-    state = {"exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
-    steps = torch.zeros(G, dtype=torch.float64)
+    def member_forward(p, b, x):
+        return torch.func.functional_call(base, (p, b), (x,))
 
-    counts = [count_absent_as_one(spec.counts) for spec in specs]
-    K = first.n_classes
-    B = batch_size
-    # per-row constants of the loss, for the G·B rows of a step
-    s_rows = _per_member([float(e.s) for e in estimators], device).repeat_interleave(B)
-    if margin_family:
-        margins = torch.stack([
-            _losses.label_distribution_margins(c, e.max_m)
-            for c, e in zip(counts, estimators, strict=True)
-        ]).to(device=device, dtype=torch.float32)
-        margin_rows = margins.repeat_interleave(B, dim=0)
-        lam_rows = _per_member([float(e.lam) if e.loss == "elm" else 0.0 for e in estimators],
-                               device).repeat_interleave(B)
-    else:
-        log_prior = torch.stack([
-            torch.as_tensor(np.log(c) - np.log(c.sum()), dtype=torch.float64) for c in counts
-        ]).to(device=device, dtype=torch.float32)
-        tau = _per_member([float(e.tau) if e.loss == "la" else 0.0 for e in estimators], device)
-        adjust_rows = (tau.unsqueeze(1) * log_prior).repeat_interleave(B, dim=0)
-        if loss_kind == "focal":
-            gamma_rows = _per_member([float(e.gamma) for e in estimators],
-                                     device).repeat_interleave(B)
-    balanced = torch.stack([
-        _losses.class_balanced_weights(c, e.beta) for c, e in zip(counts, estimators, strict=True)
-    ]).to(device=device, dtype=torch.float32)
-    weight_start = [_class_weight_start(e) for e in estimators]
-    base_lr = np.array([float(e.lr) for e in estimators])
-    weight_decay = np.array([float(e.weight_decay) for e in estimators])
-    optimizer = first.optimizer
+    forward = torch.vmap(member_forward, randomness="different")
+    optimizer = build_optimizer(estimator0, list(params.values()))
+    criterion_class = type(net0.criterion_)
+    core = criterion_class.core
+    criteria = [net.criterion_ for net in nets]
+    arguments = _stack_arguments(criteria, B, device)
+    scale = None
+    if not criterion_applies_scale(net0.criterion_):
+        scale = torch.tensor([float(net.s) for net in nets], device=device).view(G, 1, 1)
+    sample_shape = tuple(X.shape[1:])
 
-    labels = torch.stack([spec.labels for spec in specs]).to(device)
-    n_rows = np.array([int(spec.rows.numel()) for spec in specs])
-    n_batches = -(-n_rows // B)
-    n_steps = int(n_batches.max())
-    width = n_steps * B
-    # rows of member g in batch t: the slice [t·B, (t+1)·B) of its permutation, as in skorch
-    batch_rows = np.clip(n_rows[None, :] - B * np.arange(n_steps)[:, None], 0, B)
-    generators = [torch.Generator().manual_seed(spec.seed) for spec in specs]
-    diverged = np.zeros(G, dtype=bool)
-    history = [[] for _ in specs]
-    scheduled = [e.lr_schedule is not None for e in estimators]
+    def losses_of(batches, t, class_weight):
+        """Each member's loss on its rows of step ``t``, shape (G,)."""
+        index, target, sample_weight = batches.step(t)
+        width = index.shape[1]
+        x = X.index_select(0, index.reshape(-1))
+        if base.training and (net0.augment_padding or net0.augment_flip):
+            x = random_crop_flip(x, net0.augment_padding, net0.augment_flip)
+        with net0._autocast():
+            logits = forward(params, buffers, x.view(G, width, *sample_shape))
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()  # the loss in float32, as ELMNet.weighted_loss computes it
+        if scale is not None:
+            logits = scale_logits(logits, scale)
+        rows = arguments if width == B else _stack_arguments(criteria, width, device)
+        per_row = core(logits.reshape(G * width, -1), target.reshape(-1), **rows)
+        return weighted_mean(per_row.view(G, width),
+                             row_weights(target, class_weight, sample_weight))
+
+    # the member's own fit loop, driven epoch by epoch: skorch's events on its net
+    for net in nets:
+        net.notify("on_train_begin", X=None, y=None)
+    generators = [torch.Generator().manual_seed(net.shuffle_seed) for net in nets]
+    running = [True] * G  # neither stopped early nor diverged
+    errors = [None] * G
+    early_stopping = bool(estimator0.early_stopping)
+    valid = None
+    if early_stopping:
+        valid = _Batches([m.valid_rows for m in members], [m.valid_y for m in members],
+                         [m.valid_w for m in members], B, device)
 
     for epoch in range(max_epochs):
-        tic = time.perf_counter()
-        epoch_loss = torch.zeros(G, dtype=torch.float64)
-        # this epoch's batch order: one permutation per member, as BatchIterator draws it
-        index = torch.empty(G, width, dtype=torch.int64)
-        valid = torch.zeros(G, width, dtype=torch.bool)
-        for g, (spec, gen) in enumerate(zip(specs, generators, strict=True)):
-            order = spec.rows[torch.randperm(n_rows[g], generator=gen)]
-            index[g, : n_rows[g]] = order
-            index[g, n_rows[g]:] = spec.rows[0]  # a real row, masked out of the loss
-            valid[g, : n_rows[g]] = True
-        index, valid = index.to(device), valid.to(device)
-        targets = labels.gather(1, index)
-        row_weights = valid.to(torch.float32)
-        use_balanced = [start is not None and epoch >= start for start in weight_start]
-        weighted = any(use_balanced) or sample_weight is not None
-        if any(use_balanced):
-            class_weight = torch.where(_per_member(use_balanced, device, torch.bool)[:, None],
-                                       balanced, 1.0)
-            row_weights = row_weights * class_weight.gather(1, targets)
-        if sample_weight is not None:
-            row_weights = row_weights * sample_weight[index]
-
-        # (steps, G, B) layouts: each step reads contiguous blocks
-        def by_step(tensor):
-            return tensor.view(G, n_steps, B).transpose(0, 1).contiguous()
-
-        index, targets, row_weights = by_step(index), by_step(targets), by_step(row_weights)
-        factor = np.array([_lr_factor(e, epoch) for e in estimators])
-        lr = base_lr * factor
-
-        for t in range(n_steps):
-            active = (batch_rows[t] > 0) & ~diverged
-            if not active.any():
+        if not any(running):
+            break
+        for g, net in enumerate(nets):
+            if running[g]:
+                net.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+        # the learning rate the members' schedules set (one trajectory per group)
+        lr = nets[running.index(True)].optimizer_.param_groups[0]["lr"]
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        class_weight = _class_weights(nets, device)
+        orders = [torch.randperm(m.train_rows.numel(), generator=gen)
+                  for m, gen in zip(members, generators, strict=True)]
+        train = _Batches([m.train_rows for m in members], [m.train_y for m in members],
+                         [m.train_w for m in members], B, device, orders)
+        base.train(True)
+        step_losses = torch.empty(train.steps, G, device=device)
+        for t in range(train.steps):
+            loss = losses_of(train, t, class_weight)
+            optimizer.zero_grad(set_to_none=False)
+            loss.sum().backward()  # each member's gradient is its own
+            optimizer.step()
+            step_losses[t] = loss.detach()
+        valid_losses = None
+        if early_stopping:
+            base.train(False)
+            with torch.no_grad():
+                valid_losses = torch.stack([losses_of(valid, t, class_weight)
+                                            for t in range(valid.steps)])
+        # one host read per epoch: the losses of every batch
+        step_losses = step_losses.cpu().tolist()
+        valid_losses = None if valid_losses is None else valid_losses.cpu().tolist()
+        if early_stopping:
+            _copy_back(params, buffers, nets, running)  # EarlyStopping keeps the best weights
+        for g, net in enumerate(nets):
+            if not running[g]:
                 continue
-            rows, target, row_weight = index[t], targets[t], row_weights[t]
-            logits = _forward(params, X.index_select(0, rows.view(-1)).view(G, B, -1), head)
-            flat_logits, flat_target = logits.reshape(G * B, K), target.view(G * B)
-            if margin_family:
-                per_row = _losses._margin_loss(flat_logits, flat_target, margin_rows, lam_rows,
-                                               s_rows, None, "none")
-            else:
-                scaled = flat_logits * s_rows.unsqueeze(1) + adjust_rows
-                per_row = _losses._cross_entropy_rows(scaled, flat_target)
-                if loss_kind == "focal":
-                    per_row = per_row * _losses._focal_factor(-per_row, gamma_rows)
-            per_row = per_row.view(G, B)
-            numerator = (per_row * row_weight).sum(1)
-            if weighted:
-                denominator = row_weight.sum(1)
-            else:
-                denominator = torch.as_tensor(np.maximum(batch_rows[t], 1), dtype=torch.float32,
-                                              device=device)
-            member_loss = numerator / denominator
-            losses = member_loss.detach().cpu().double()
-            finite = torch.isfinite(losses).numpy()
-            diverged |= active & ~finite
-            active &= finite
-            all_active = bool(active.all())
-            total = member_loss.sum() if all_active else torch.where(
-                torch.as_tensor(active, device=device), member_loss, 0.0).sum()
-            flat_grad.zero_()
-            total.backward()  # accumulates in place into flat_grad's views
-            steps += torch.as_tensor(active, dtype=torch.float64)
-            _step(optimizer, flat, flat_grad, state, None if all_active else active, lr,
-                  weight_decay, steps)
-            # skorch's train_loss: the batch losses averaged with the batch sizes as weights
-            epoch_loss += torch.where(torch.as_tensor(active), losses, 0.0) * torch.as_tensor(
-                batch_rows[t], dtype=torch.float64)
+            history = net.history
+            for t in range(train.steps):
+                if train.batch_rows[t, g] == 0:
+                    break
+                loss = step_losses[t][g]
+                if not math.isfinite(loss):
+                    errors[g] = divergence_error(loss, epoch + 1, t + 1, net.lr)
+                    running[g] = False
+                    break
+                history.new_batch()
+                history.record_batch("train_loss", loss)
+                history.record_batch("train_batch_size", int(train.batch_rows[t, g]))
+            if not running[g]:
+                continue
+            history.record("train_batch_count", int(np.count_nonzero(train.batch_rows[:, g])))
+            if valid_losses is not None:
+                for t in range(valid.steps):
+                    if valid.batch_rows[t, g] == 0:
+                        break
+                    history.new_batch()
+                    history.record_batch("valid_loss", valid_losses[t][g])
+                    history.record_batch("valid_batch_size", int(valid.batch_rows[t, g]))
+                history.record("valid_batch_count",
+                               int(np.count_nonzero(valid.batch_rows[:, g])))
+            try:
+                net.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+            except KeyboardInterrupt:  # skorch's EarlyStopping stops a fit this way
+                running[g] = False
+                net.notify("on_train_end", X=None, y=None)
 
-        duration = time.perf_counter() - tic
-        epoch_loss = (epoch_loss / torch.as_tensor(n_rows, dtype=torch.float64)).tolist()
-        for g in range(G):
-            row = {"epoch": epoch + 1, "batches": [], "train_loss": epoch_loss[g],
-                   "dur": duration / G}
-            if scheduled[g]:
-                row["lr"] = float(lr[g])
-            history[g].append(row)
-
+    _copy_back(params, buffers, nets, running)
     outcomes = []
-    for g, (spec, estimator) in enumerate(zip(specs, estimators, strict=True)):
-        if diverged[g]:
-            outcomes.append((None, _losses_diverged(estimator)))
+    for g, (member, net) in enumerate(zip(members, nets, strict=True)):
+        if errors[g] is not None:
+            outcomes.append((None, errors[g]))
             continue
-        module = nets[g].module_
-        with torch.no_grad():
-            for p, stacked in zip(module.parameters(), params, strict=True):
-                p.copy_(stacked[g].detach())
-        final_weight = None
-        start = weight_start[g]
-        if start is not None and max_epochs - 1 >= start:
-            final_weight = balanced[g].detach()
-        outcomes.append((_as_fitted(estimator, spec, nets[g], generators[g], final_weight,
-                                    history[g]), None))
+        if running[g]:
+            net.notify("on_train_end", X=None, y=None)
+        net.shuffle_generator_ = generators[g]  # where the member's batch order stopped
+        outcomes.append((set_fitted_state(member.estimator, net, member.classes, member.counts,
+                                          member.device), None))
     return outcomes
 
 
-def _losses_diverged(estimator):
-    return TrainingDivergedError(
-        "Training diverged: the loss became NaN or infinite. Lower the learning rate "
-        f"(lr={estimator.lr}), lower the logit scale s, or check the input for extreme values "
-        "(scale the features)."
-    )
+def _class_weights(nets, device):
+    """The members' criterion weights this epoch, (G, K); None when no member has one."""
+    weights = [getattr(net.criterion_, "weight", None) for net in nets]
+    if all(w is None for w in weights):
+        return None
+    n_classes = next(w for w in weights if w is not None).numel()
+    return torch.stack([
+        torch.ones(n_classes, device=device) if w is None
+        else w.to(device=device, dtype=torch.float32) for w in weights
+    ])
 
 
 @torch.no_grad()
-def _step(kind, flat, grad, state, active, lr, weight_decay, steps):
-    """Torch's Adam / AdamW / SGD(momentum) update of the (G, P) weights, per member.
-
-    ``lr``, ``weight_decay`` (arrays of shape (G,)) and the step counts ``steps`` are the
-    members' own; with ``active`` (bool array, None: all) only those members move: the others
-    keep their weights, moments and step counts.
-    """
-    device = flat.device
-
-    def column(values):
-        return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=flat.dtype,
-                               device=device).unsqueeze(1)
-
-    decay = bool(np.any(weight_decay))
-    lr_ = column(lr)
-    if active is not None:
-        keep = torch.as_tensor(~active, device=device).unsqueeze(1)
-        old = {"flat": flat.clone(), **{k: v.clone() for k, v in state.items()}}
-    if kind == "sgd":
-        if decay:
-            grad = grad.add(flat * column(weight_decay))
-        # the buffer starts at zero, so its first value is the gradient, as in torch
-        buf = state["exp_avg"].mul_(_SGD_MOMENTUM).add_(grad)
-        flat.sub_(lr_ * buf)
-    else:
-        beta1, beta2 = _ADAM_BETAS
-        if decay and kind == "adamw":
-            flat.mul_(1 - lr_ * column(weight_decay))
-        elif decay:
-            grad = grad.add(flat * column(weight_decay))
-        step = np.maximum(steps.numpy(), 1)
-        # bias corrections in float64 from each member's step count, as torch computes them
-        step_size = column(lr / (1 - beta1**step))
-        bias2_sqrt = column(np.sqrt(1 - beta2**step))
-        exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)
-        exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(_ADAM_EPS)
-        flat.sub_(step_size * exp_avg / denom)
-    if active is not None:
-        flat.copy_(torch.where(keep, old["flat"], flat))
-        for key, value in state.items():
-            value.copy_(torch.where(keep, old[key], value))
-
-
-def _as_fitted(estimator, spec, net, generator, final_weight, history):
-    """``estimator`` in the state ``ELMClassifier.fit`` leaves it, holding ``net``."""
-    if final_weight is not None and estimator.loss != "cb":
-        # as DeferredReweighting sets it on the last epoch
-        net.criterion_.weight = final_weight
-    for _, callback in net.callbacks_:
-        if isinstance(callback, DeferredReweighting):
-            callback.on_train_begin(net)
-    net.shuffle_generator_ = generator  # where the member's batch order stopped
-    net.history_ = History(history)
-    n_features = int(next(net.module_.parameters()).shape[-1])
-    estimator.n_features_in_ = n_features
-    estimator.input_ndim_ = 2
-    estimator.input_shape_ = (n_features,)
-    estimator._image_shape_ = None
-    estimator.device_ = resolve_device(estimator.device)
-    estimator.net_ = net
-    estimator.classes_ = spec.classes
-    estimator.class_counts_ = spec.counts
-    estimator.margins_ = class_margins(spec.counts, estimator.max_m)
-    estimator.module_ = net.module_
-    estimator.history_ = net.history_
-    estimator.n_iter_ = len(history)
-    return estimator
+def _copy_back(params, buffers, nets, running):
+    """Copy the stacked weights and buffers of the running members into their modules."""
+    for g, net in enumerate(nets):
+        if not running[g]:
+            continue
+        for name, value in net.module_.named_parameters():
+            value.copy_(params[name][g])
+        for name, value in net.module_.named_buffers():
+            value.copy_(buffers[name][g])

@@ -19,7 +19,7 @@ from skorch.callbacks import EarlyStopping
 from torch import nn
 
 from . import losses as _losses
-from ._training import ELMNet
+from ._training import ELMNet, fusable
 from .callbacks import DeferredReweighting, TrainingCheckpoint, WarmupMultiStepLR
 from .modules import MLP, ResNet32, SmallCNN
 
@@ -30,6 +30,7 @@ __all__ = [
     "ROUTED_PREFIXES",
     "SELF_SCALING_LOSSES",
     "build_net",
+    "build_optimizer",
     "class_margins",
     "closest_name",
     "continue_from",
@@ -38,8 +39,10 @@ __all__ = [
     "fit_seed",
     "initial_module",
     "initialized_net",
+    "lr_schedule",
     "module_input_shape",
     "resolve_device",
+    "set_fitted_state",
 ]
 
 LOSSES = ("elm", "ldam", "ce", "focal", "cb", "la")
@@ -333,6 +336,60 @@ def _optimizer(estimator):
     return optimizer, kwargs
 
 
+def build_optimizer(estimator, parameters, modules=()):
+    """The estimator's optimizer over ``parameters``, as its net builds it.
+
+    The class and keyword arguments of the net's optimizer (SGD with momentum 0.9, the
+    estimator's ``lr`` and ``weight_decay``), with ``fused=True`` where
+    :meth:`ELMNet.initialize_optimizer <sklearn_elm._training.ELMNet.initialize_optimizer>`
+    uses it. The batched engine builds one over the stacked weights of a group of members.
+    Routed ``optimizer__*`` parameters are not applied (the engine fits such members alone).
+
+    Parameters
+    ----------
+    estimator : ELMClassifier
+        Its ``optimizer``, ``lr`` and ``weight_decay`` are read.
+    parameters : list of torch.Tensor
+        The tensors to optimise.
+    modules : sequence of torch.nn.Module, default=()
+        The modules holding them (sparse embeddings rule out the fused kernel).
+
+    Returns
+    -------
+    optimizer : torch.optim.Optimizer
+    """
+    optimizer, kwargs = _optimizer(estimator)
+    if fusable(optimizer, kwargs, parameters, modules):
+        kwargs["fused"] = True
+    return optimizer(parameters, lr=estimator.lr, **kwargs)
+
+
+#: the papers' schedule: warm-up over 2.5% of the epochs, decays by 0.01 at 80% and 90%
+_PAPER_SCHEDULE = {"warmup_epochs": 0.025, "milestones": (0.8, 0.9), "gamma": 0.01}
+
+
+def lr_schedule(estimator):
+    """The learning-rate schedule the estimator's ``lr_schedule`` means: None or a callback.
+
+    The one place where ``"paper"`` becomes a :class:`~sklearn_elm.callbacks.WarmupMultiStepLR`;
+    a schedule instance is copied (each net gets its own).
+
+    Parameters
+    ----------
+    estimator : ELMClassifier
+        Its ``lr_schedule`` is read.
+
+    Returns
+    -------
+    schedule : WarmupMultiStepLR or None
+    """
+    if estimator.lr_schedule is None:
+        return None
+    if isinstance(estimator.lr_schedule, str):  # "paper"
+        return WarmupMultiStepLR(**_PAPER_SCHEDULE)
+    return copy.deepcopy(estimator.lr_schedule)
+
+
 def _callbacks(estimator, class_counts):
     callbacks = []
     drw_start = effective_drw_start(estimator)
@@ -340,11 +397,9 @@ def _callbacks(estimator, class_counts):
         callbacks.append(("deferred_reweighting", DeferredReweighting(
             start=drw_start, beta=estimator.beta,
             class_counts=count_absent_as_one(class_counts))))
-    if estimator.lr_schedule == "paper":
-        callbacks.append(("lr_schedule", WarmupMultiStepLR(
-            warmup_epochs=0.025, milestones=(0.8, 0.9), gamma=0.01)))
-    elif estimator.lr_schedule is not None:
-        callbacks.append(("lr_schedule", copy.deepcopy(estimator.lr_schedule)))
+    schedule = lr_schedule(estimator)
+    if schedule is not None:
+        callbacks.append(("lr_schedule", schedule))
     if estimator.early_stopping:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=estimator.n_iter_no_change, load_best=True)))
@@ -450,6 +505,41 @@ def initialized_net(estimator, *, input_shape, class_counts, seed, device, train
     net = build_net(estimator, input_shape=input_shape, class_counts=class_counts, seed=seed,
                     device=device, train_split=train_split)
     return net.initialize()
+
+
+def set_fitted_state(estimator, net, classes, class_counts, device):
+    """Set the fitted attributes a trained ``net`` gives the estimator.
+
+    What ``fit`` sets after training (the data attributes, ``n_features_in_`` and the input
+    shapes, are set by its data checks before): ``net_``, ``module_``, ``history_``,
+    ``n_iter_``, ``classes_``, ``class_counts_``, ``margins_`` and ``device_``.
+
+    Parameters
+    ----------
+    estimator : ELMClassifier
+        The estimator to mark fitted.
+    net : ELMNet
+        The trained net.
+    classes : ndarray of shape (n_classes,)
+        The class labels.
+    class_counts : ndarray of shape (n_classes,)
+        Training samples of each class.
+    device : str
+        The torch device used.
+
+    Returns
+    -------
+    estimator : ELMClassifier
+    """
+    estimator.net_ = net
+    estimator.classes_ = classes
+    estimator.class_counts_ = class_counts
+    estimator.margins_ = class_margins(class_counts, estimator.max_m)
+    estimator.module_ = net.module_
+    estimator.history_ = net.history_
+    estimator.n_iter_ = len(net.history_)
+    estimator.device_ = device
+    return estimator
 
 
 def _rng_devices(device):

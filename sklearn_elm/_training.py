@@ -24,9 +24,9 @@ from skorch import NeuralNet
 from torch import nn
 from torch.utils.data import Dataset
 
-from .losses import ELMLoss
+from .losses import row_weights, weighted_mean
 
-__all__ = ["TrainingDivergedError"]
+__all__ = ["TrainingDivergedError", "divergence_error", "fusable", "scale_logits"]
 
 #: keys of the dict that carries inputs and sample weights in a weighted batch
 INPUT_KEY, WEIGHT_KEY = "X", "sample_weight"
@@ -36,6 +36,53 @@ _FUSABLE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 
 class TrainingDivergedError(FloatingPointError, RuntimeError):
     """Raised when the training loss becomes NaN or infinite."""
+
+
+def divergence_error(loss, epoch, batch, lr):
+    """The error a fit raises when its loss ``loss`` (a float) is NaN or infinite.
+
+    One message for ``ELMNet`` and the batched engine; ``epoch`` and ``batch`` are 1-based.
+    """
+    return TrainingDivergedError(
+        f"Training diverged: the loss became {loss} at epoch {epoch}, batch {batch}. Lower the "
+        f"learning rate (lr={lr}), lower the logit scale s, or check the input for extreme "
+        "values (scale the features)."
+    )
+
+
+def scale_logits(logits, s):
+    """The scaled logits ``s · z`` (``s`` a number, or a tensor broadcasting against them)."""
+    if isinstance(s, torch.Tensor):
+        return logits * s
+    return logits if s == 1.0 else logits * s
+
+
+def criterion_applies_scale(criterion):
+    """Whether ``criterion`` applies the logit scale itself (ELM, LDAM) or the net does."""
+    return getattr(criterion, "applies_scale", False)
+
+
+def fusable(optimizer_class, optimizer_kwargs, parameters, modules=()):
+    """Whether ``optimizer_class`` may be built with ``fused=True`` for ``parameters``.
+
+    Adam, AdamW and SGD (exact classes: subclasses may differ) have one fused kernel for all
+    parameters on CPU and CUDA, unless the caller chose ``fused``, ``foreach`` or
+    ``differentiable``, a parameter is not a floating-point CPU/CUDA tensor, or a module in
+    ``modules`` has sparse gradients (which fused kernels refuse).
+    """
+    if optimizer_class not in _FUSABLE_OPTIMIZERS:
+        return False
+    if {"fused", "foreach", "differentiable"} & set(optimizer_kwargs):
+        return False
+    if not parameters or any(
+        p.device.type not in ("cpu", "cuda") or not p.is_floating_point() for p in parameters
+    ):
+        return False
+    return not any(
+        getattr(m, "sparse", False)
+        for module in modules for m in module.modules()
+        if isinstance(m, (nn.Embedding, nn.EmbeddingBag))
+    )
 
 
 class TensorData(Dataset):
@@ -202,19 +249,7 @@ class ELMNet(NeuralNet):
         return self
 
     def _can_fuse(self, optimizer_kwargs, parameters):
-        if self.optimizer not in _FUSABLE_OPTIMIZERS:  # exact classes: subclasses may differ
-            return False
-        if {"fused", "foreach", "differentiable"} & set(optimizer_kwargs):
-            return False
-        if not parameters or any(
-            p.device.type not in ("cpu", "cuda") or not p.is_floating_point() for p in parameters
-        ):
-            return False
-        # fused kernels refuse sparse gradients
-        return not any(
-            getattr(m, "sparse", False)
-            for m in self.module_.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))
-        )
+        return fusable(self.optimizer, optimizer_kwargs, parameters, [self.module_])
 
     # ---------------------------------------------------------------- loss
     def scale(self, logits):
@@ -224,28 +259,24 @@ class ELMNet(NeuralNet):
         because their margins are subtracted inside the scale, ``s · (z_y - Δ_y)``; the net
         hands them unscaled logits and scales them here for every other criterion.
         """
-        return logits if self.s == 1.0 else logits * self.s
+        return scale_logits(logits, self.s)
 
     def weighted_loss(self, y_pred, y, sample_weight=None):
         """Mean of the per-sample losses, weighted by class and sample weights.
 
         Generalises torch's convention: ``sum_i w_i c_{y_i} l_i / sum_i w_i c_{y_i}`` where
-        ``c`` are the criterion's class weights and ``w`` the sample weights.
+        ``c`` are the criterion's class weights and ``w`` the sample weights
+        (:func:`~sklearn_elm.losses.weighted_mean`, which the batched engine uses too).
         """
         logits = y_pred.float() if y_pred.dtype in (torch.float16, torch.bfloat16) else y_pred
-        if not isinstance(self.criterion_, ELMLoss):
+        criterion = self.criterion_
+        if not criterion_applies_scale(criterion):
             logits = self.scale(logits)
-        per_sample = self.criterion_(logits, y)
-        class_weight = getattr(self.criterion_, "weight", None)
-        denominator = None
+        per_sample = criterion.per_sample(logits, y)
+        class_weight = getattr(criterion, "weight", None)
         if class_weight is not None:
-            denominator = class_weight.to(per_sample.dtype).gather(0, y)
-        if sample_weight is not None:
-            per_sample = per_sample * sample_weight
-            denominator = sample_weight if denominator is None else denominator * sample_weight
-        if denominator is None:
-            return per_sample.mean()
-        return per_sample.sum() / denominator.sum()
+            class_weight = class_weight.to(per_sample.dtype)
+        return weighted_mean(per_sample, row_weights(y, class_weight, sample_weight))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted loss of a batch; sample weights come from ``X`` when it carries them.
@@ -281,11 +312,7 @@ class ELMNet(NeuralNet):
             # skorch appends the epoch and the batch to the history before the step runs
             epoch = len(self.history)
             batch = max(len(self.history[-1]["batches"]), 1) if epoch else 1
-            raise TrainingDivergedError(
-                f"Training diverged: the loss became {loss.item()} at epoch {max(epoch, 1)}, "
-                f"batch {batch}. Lower the learning rate (lr={self.lr}), lower the logit "
-                "scale s, or check the input for extreme values (scale the features)."
-            )
+            raise divergence_error(loss.item(), max(epoch, 1), batch, self.lr)
 
     def infer(self, x, **fit_params):
         """Module output for a batch's ``X``, without its sample weights.

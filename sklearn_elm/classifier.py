@@ -22,13 +22,13 @@ from ._builder import (
     MODULES,
     OPTIMIZERS,
     ROUTED_PREFIXES,
-    class_margins,
     closest_name,
     continue_from,
     fit_seed,
     initialized_net,
     module_input_shape,
     resolve_device,
+    set_fitted_state,
 )
 from ._model_file import read_model, write_model
 from ._training import TensorData
@@ -579,15 +579,7 @@ class ELMClassifier(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
                 self._forget_fit()  # a half-trained network must not look like a fitted model
                 raise
 
-        self.net_ = net
-        self.classes_ = classes
-        self.class_counts_ = counts
-        self.margins_ = class_margins(counts, self.max_m)
-        self.module_ = net.module_
-        self.history_ = net.history_
-        self.n_iter_ = len(net.history_)
-        self.device_ = device
-        return self
+        return set_fitted_state(self, net, classes, counts, device)
 
     def _training_data(self, X, y, sample_weight, warm_from):
         """Validate the data; return the training set, classes, counts, seed and split."""

@@ -14,7 +14,6 @@ import numbers
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
@@ -25,11 +24,17 @@ __all__ = [
     "LogitAdjustedLoss",
     "cb_loss",
     "class_balanced_weights",
+    "cross_entropy_core",
     "elm_loss",
+    "focal_core",
     "focal_loss",
     "ldam_loss",
     "label_distribution_margins",
+    "logit_adjusted_core",
     "logit_adjusted_loss",
+    "margin_loss_core",
+    "row_weights",
+    "weighted_mean",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -141,15 +146,70 @@ def _as_weight(weight, n_classes, like):
     return weight
 
 
+def weighted_mean(losses, weights=None):
+    """The weighted mean ``Σ w_i l_i / Σ w_i`` over the last axis; the plain mean without weights.
+
+    The one definition of how per-sample losses become a batch loss: the criteria's ``"mean"``
+    reduction, :meth:`~sklearn_elm._training.ELMNet.weighted_loss` and the batched engine (whose
+    padding rows get weight 0) all call it.
+
+    Parameters
+    ----------
+    losses : torch.Tensor of shape (..., n_samples)
+        Unweighted per-sample losses.
+    weights : torch.Tensor of shape (..., n_samples), default=None
+        Per-sample weights (see :func:`row_weights`).
+
+    Returns
+    -------
+    loss : torch.Tensor of shape (...)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm.losses import weighted_mean
+    >>> weighted_mean(torch.tensor([1.0, 3.0]), torch.tensor([3.0, 1.0]))
+    tensor(1.5000)
+    """
+    if weights is None:
+        return losses.mean(-1)
+    return (losses * weights).sum(-1) / weights.sum(-1)
+
+
+def row_weights(target, class_weight=None, sample_weight=None):
+    """Per-sample weights ``c_{y_i} · w_i`` from class weights ``c`` and sample weights ``w``.
+
+    Parameters
+    ----------
+    target : torch.Tensor of shape (..., n_samples)
+        Integer class indices.
+    class_weight : torch.Tensor of shape (..., n_classes), default=None
+        Per-class weights (a criterion's ``weight``), one row per leading index of ``target``.
+    sample_weight : torch.Tensor of shape (..., n_samples), default=None
+        Per-sample weights.
+
+    Returns
+    -------
+    weights : torch.Tensor of shape (..., n_samples) or None
+        None when both weights are None (the plain mean).
+    """
+    weights = None if class_weight is None else class_weight.gather(-1, target)
+    if sample_weight is not None:
+        weights = sample_weight if weights is None else weights * sample_weight
+    return weights
+
+
 def _weighted_reduce(per_sample, target, weight, reduction):
-    """Reduce like ``F.cross_entropy``: 'mean' divides by the summed target weights."""
-    if reduction == "none":
-        return per_sample
-    if reduction == "sum":
-        return per_sample.sum()
-    if weight is None:
-        return per_sample.mean()
-    return per_sample.sum() / weight.gather(0, target).sum()
+    """Reduce unweighted per-sample losses like ``F.cross_entropy`` with class weights ``weight``.
+
+    ``"none"`` returns ``w_{y_i} l_i``, ``"sum"`` their sum and ``"mean"`` the weighted mean.
+    """
+    weights = row_weights(target, weight)
+    if reduction == "mean":
+        return weighted_mean(per_sample, weights)
+    if weights is not None:
+        per_sample = per_sample * weights
+    return per_sample if reduction == "none" else per_sample.sum()
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,55 +346,75 @@ def _hardest_wrong_class(logits, target, method="auto"):
 
 
 def _margin_loss(logits, target, margins, lam, s, weight, reduction):
-    """Shared body of ELM and LDAM; ``margins`` already validated, on any device.
-
-    ``margins`` is the per-class vector of shape (K,), or per-row margins of shape (N, K);
-    ``lam`` and ``s`` are numbers or per-row tensors of shape (N,). The per-row forms let one
-    call compute the losses of many independently trained networks at once.
-    """
+    """Validate the arguments of ELM/LDAM, then :func:`margin_loss_core` and the reduction."""
     _check_reduction(reduction)
-    logits = _check_logits_target(logits, target, margins.shape[-1])
-    if isinstance(s, torch.Tensor):
-        s = s.to(device=logits.device, dtype=logits.dtype)
-    else:
-        s = _check_real("s", s, low=0, low_inclusive=False)
-    per_row_lam = isinstance(lam, torch.Tensor)
-    if per_row_lam:
-        lam = lam.to(device=logits.device, dtype=logits.dtype)
-    else:
-        lam = _check_real("lam", lam)
-    margins = margins.to(device=logits.device, dtype=logits.dtype)
+    logits = _check_logits_target(logits, target, margins.numel())
+    s = _check_real("s", s, low=0, low_inclusive=False)
+    lam = _check_real("lam", lam)
     weight = _as_weight(weight, logits.shape[1], logits)
+    per_sample = margin_loss_core(
+        logits, target, margins.to(device=logits.device, dtype=logits.dtype), lam, s
+    )
+    return _weighted_reduce(per_sample, target, weight, reduction)
 
-    def margin_of(classes):
-        if margins.ndim == 2:
-            return margins.gather(1, classes.unsqueeze(1)).squeeze(1)
-        return margins.gather(0, classes)
 
-    shift = margin_of(target)
-    if (per_row_lam or lam != 0.0) and logits.shape[1] > 1:
+def margin_loss_core(logits, target, margins, lam, s):
+    """Unweighted per-sample ELM loss (LDAM for ``lam=0``) on tensors, without any checks.
+
+    The arithmetic of :func:`elm_loss`, separated from its validation so that it runs under
+    ``torch.vmap`` and on the rows of many networks at once: ``margins`` has shape
+    ``(n_classes,)`` or one row per sample ``(n_samples, n_classes)``; ``lam`` and ``s`` are
+    numbers, 0-d tensors or per-sample tensors of shape ``(n_samples,)``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+        Unscaled logits (float32 or float64).
+    target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``, not checked.
+    margins : torch.Tensor of shape (n_classes,) or (n_samples, n_classes)
+        Per-class margins Δ_k, in the dtype of ``logits``.
+    lam, s : float or torch.Tensor
+        Weight of the hardest wrong class's margin, and the logit scale.
+
+    Returns
+    -------
+    losses : torch.Tensor of shape (n_samples,)
+    """
+    margins = margins.expand_as(logits)
+    column = target.unsqueeze(-1)
+    shift = margins.gather(-1, column).squeeze(-1)
+    if (isinstance(lam, torch.Tensor) or lam != 0.0) and logits.shape[-1] > 1:
         # the hardest wrong class is chosen on detached logits: no gradient flows through it
         hardest_wrong = _hardest_wrong_class(logits, target)
-        shift = shift - lam * margin_of(hardest_wrong)
+        shift = shift - lam * margins.gather(-1, hardest_wrong.unsqueeze(-1)).squeeze(-1)
     # s·z'_y = s·z_y - s·(Δ_y - λ·Δ_ĵ), added in place into the target column of the freshly
     # scaled logits: no one-hot matrix and no extra (N, K) copy in forward or backward
-    scaled = logits * (s.unsqueeze(1) if isinstance(s, torch.Tensor) else s)
-    scaled.scatter_add_(1, target.unsqueeze(1), shift.mul_(-s).unsqueeze(1))
-    if margins.ndim == 2 and weight is None and reduction == "none":
-        return _cross_entropy_rows(scaled, target)
-    return F.cross_entropy(scaled, target, weight=weight, reduction=reduction)
+    scale = s.unsqueeze(-1) if isinstance(s, torch.Tensor) and s.ndim else s
+    scaled = logits * scale
+    scaled.scatter_add_(-1, column, (shift * -s).unsqueeze(-1))
+    return cross_entropy_core(scaled, target)
 
 
-def _cross_entropy_rows(logits, target):
-    """Unweighted per-row cross-entropy, ``logsumexp(z) - z_y``.
+def cross_entropy_core(logits, target):
+    """Unweighted per-sample cross-entropy ``logsumexp(z) - z_y``, without checks (vmap-safe).
 
-    The same value as ``F.cross_entropy(..., reduction="none")`` up to rounding, in a few
-    vectorised passes: for the many short rows (few classes) of a batched step, torch's
-    row-wise log-softmax kernel and its backward cost about three times as much.
+    The value of ``F.cross_entropy(..., reduction="none")`` up to rounding, in a few vectorised
+    passes: for rows of few classes (the usual tables, and the many rows of a batched step)
+    torch's row-wise log-softmax kernel and its backward cost about three times as much.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+
+    Returns
+    -------
+    losses : torch.Tensor of shape (n_samples,)
     """
-    peak = logits.detach().amax(dim=1, keepdim=True)
-    log_sum = (logits - peak).exp().sum(dim=1).log() + peak.squeeze(1)
-    return log_sum - logits.gather(1, target.unsqueeze(1)).squeeze(1)
+    peak = logits.detach().amax(dim=-1, keepdim=True)
+    log_sum = (logits - peak).exp().sum(dim=-1).log() + peak.squeeze(-1)
+    return log_sum - logits.gather(-1, target.unsqueeze(-1)).squeeze(-1)
 
 
 def elm_loss(
@@ -446,7 +526,17 @@ def ldam_loss(logits, target, class_counts, max_m=0.5, s=30.0, weight=None, redu
 
 
 class _WeightedLoss(nn.Module):
-    """Base for the module forms: a ``weight`` buffer that DRW can switch."""
+    """Base for the module forms: a ``weight`` buffer that DRW can switch, and a tensor core.
+
+    Each criterion is its validation plus a plain tensor function, ``core(logits, target,
+    **core_arguments())``, giving the unweighted per-sample losses; ``forward`` applies the
+    class weights and the reduction. The batched engine stacks the members'
+    ``core_arguments()`` and calls the same ``core`` on the rows of all members at once.
+    ``applies_scale`` says whether the criterion applies the logit scale ``s`` itself (ELM and
+    LDAM: ``s · (z_y - Δ_y)``); otherwise the net scales the logits before the criterion.
+    """
+
+    applies_scale = False
 
     def __init__(self, weight=None, reduction="mean"):
         super().__init__()
@@ -471,6 +561,39 @@ class _WeightedLoss(nn.Module):
         elif key not in state_dict and self.weight is not None:
             self.weight = None
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _n_classes(self):
+        counts = getattr(self, "class_counts", None)
+        return None if counts is None else counts.numel()
+
+    def core_arguments(self):
+        """The per-criterion arguments of ``core``: numbers and tensors (float64 buffers)."""
+        return {}
+
+    def per_sample(self, logits, target):
+        """Unweighted per-sample losses: the inputs validated, then the criterion's ``core``.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+        target : torch.Tensor of shape (n_samples,)
+
+        Returns
+        -------
+        losses : torch.Tensor of shape (n_samples,)
+        """
+        logits = _check_logits_target(logits, target, self._n_classes())
+        arguments = {
+            name: value.to(device=logits.device, dtype=logits.dtype)
+            if isinstance(value, torch.Tensor) else value
+            for name, value in self.core_arguments().items()
+        }
+        return self.core(logits, target, **arguments)
+
+    def forward(self, logits, target):
+        per_sample = self.per_sample(logits, target)
+        weight = _as_weight(self.weight, logits.shape[1], per_sample)
+        return _weighted_reduce(per_sample, target, weight, self.reduction)
 
 
 class ELMLoss(_WeightedLoss):
@@ -524,10 +647,11 @@ class ELMLoss(_WeightedLoss):
         self.register_buffer("class_counts", counts)
         self.register_buffer("margins", label_distribution_margins(counts, self.max_m))
 
-    def forward(self, logits, target):
-        return _margin_loss(
-            logits, target, self.margins, self.lam, self.s, self.weight, self.reduction
-        )
+    applies_scale = True
+    core = staticmethod(margin_loss_core)
+
+    def core_arguments(self):
+        return {"margins": self.margins, "lam": self.lam, "s": self.s}
 
     def extra_repr(self):
         return (
@@ -607,7 +731,8 @@ def cb_loss(logits, target, class_counts, beta=0.9999, reduction="mean"):
     _check_reduction(reduction)
     weights = class_balanced_weights(class_counts, beta)
     logits = _check_logits_target(logits, target, weights.numel())
-    return F.cross_entropy(logits, target, weight=weights.to(logits), reduction=reduction)
+    return _weighted_reduce(cross_entropy_core(logits, target), target, weights.to(logits),
+                            reduction)
 
 
 class CBLoss(_WeightedLoss):
@@ -643,10 +768,7 @@ class CBLoss(_WeightedLoss):
         super().__init__(weight=class_balanced_weights(counts, beta), reduction=reduction)
         self.register_buffer("class_counts", counts)
 
-    def forward(self, logits, target):
-        logits = _check_logits_target(logits, target, self.class_counts.numel())
-        weight = None if self.weight is None else self.weight.to(logits.dtype)
-        return F.cross_entropy(logits, target, weight=weight, reduction=self.reduction)
+    core = staticmethod(cross_entropy_core)
 
     def extra_repr(self):
         return (
@@ -694,13 +816,26 @@ def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
     gamma = _check_real("gamma", gamma, low=0)
     logits = _check_logits_target(logits, target)
     weight = _as_weight(alpha, logits.shape[1], logits)
-    log_p = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
-    per_sample = -log_p
-    if gamma != 0.0:
-        per_sample = per_sample * _focal_factor(log_p, gamma)
-    if weight is not None:
-        per_sample = per_sample * weight.gather(0, target)
-    return _weighted_reduce(per_sample, target, weight, reduction)
+    return _weighted_reduce(focal_core(logits, target, gamma), target, weight, reduction)
+
+
+def focal_core(logits, target, gamma):
+    """Unweighted per-sample focal loss on tensors, without any checks (vmap-safe).
+
+    ``gamma`` is a number, a 0-d tensor or per-sample exponents of shape ``(n_samples,)``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    gamma : float or torch.Tensor
+
+    Returns
+    -------
+    losses : torch.Tensor of shape (n_samples,)
+    """
+    cross_entropy = cross_entropy_core(logits, target)
+    return cross_entropy * _focal_factor(-cross_entropy, gamma)
 
 
 def _focal_factor(log_p, gamma):
@@ -740,8 +875,10 @@ class FocalLoss(_WeightedLoss):
         super().__init__(weight=alpha, reduction=reduction)
         self.gamma = _check_real("gamma", gamma, low=0)
 
-    def forward(self, logits, target):
-        return focal_loss(logits, target, self.gamma, self.weight, self.reduction)
+    core = staticmethod(focal_core)
+
+    def core_arguments(self):
+        return {"gamma": self.gamma}
 
     def extra_repr(self):
         return f"gamma={self.gamma}, reduction={self.reduction!r}"
@@ -792,9 +929,26 @@ def _logit_adjusted(logits, target, log_prior, tau, weight, reduction):
     tau = _check_real("tau", tau)
     logits = _check_logits_target(logits, target, log_prior.numel())
     weight = _as_weight(weight, logits.shape[1], logits)
-    if tau != 0.0:
-        logits = logits + tau * log_prior.to(device=logits.device, dtype=logits.dtype)
-    return F.cross_entropy(logits, target, weight=weight, reduction=reduction)
+    adjustment = (tau * log_prior).to(device=logits.device, dtype=logits.dtype)
+    return _weighted_reduce(logit_adjusted_core(logits, target, adjustment), target, weight,
+                            reduction)
+
+
+def logit_adjusted_core(logits, target, adjustment):
+    """Unweighted per-sample cross-entropy of ``logits + adjustment`` (vmap-safe, no checks).
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    adjustment : torch.Tensor of shape (n_classes,) or (n_samples, n_classes)
+        ``τ · log π_k``.
+
+    Returns
+    -------
+    losses : torch.Tensor of shape (n_samples,)
+    """
+    return cross_entropy_core(logits + adjustment, target)
 
 
 class LogitAdjustedLoss(_WeightedLoss):
@@ -833,10 +987,10 @@ class LogitAdjustedLoss(_WeightedLoss):
         self.register_buffer("class_counts", counts)
         self.register_buffer("log_prior", counts.log() - counts.sum().log())
 
-    def forward(self, logits, target):
-        return _logit_adjusted(
-            logits, target, self.log_prior, self.tau, self.weight, self.reduction
-        )
+    core = staticmethod(logit_adjusted_core)
+
+    def core_arguments(self):
+        return {"adjustment": self.tau * self.log_prior}
 
     def extra_repr(self):
         return f"n_classes={self.log_prior.numel()}, tau={self.tau}, reduction={self.reduction!r}"

@@ -57,15 +57,17 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
 
     In the style of scikit-learn's ``LogisticRegressionCV``: every ``ELMClassifier`` parameter
     is a fixed base setting, ``param_grid`` lists the candidates, and every (candidate, fold)
-    network is trained at once by a batched trainer that stacks the networks' weights, so the
-    search costs far less than one fit per candidate and fold (see the performance page). Each
-    batched network is the network ``ELMClassifier`` would train with the same parameters and
-    seed (same initial weights, same batch order; predictions equal to float32 rounding).
-    Networks the batched trainer does not cover (images, dropout, early stopping,
-    callbacks, mixed precision, custom modules or optimizers) are trained one by one with
-    ``ELMClassifier.fit``; ``cv_results_["batched"]`` says which, ``["batched_reason"]`` why.
-    The best candidate is then refitted on all the data as an ordinary ``ELMClassifier``
-    (``best_estimator_``).
+    network is trained at once by a batched engine that stacks the networks (see the
+    performance page for what it saves: on the CPU, MLP searches gain most). Each batched
+    network is the network ``ELMClassifier`` would train with the same parameters and seed
+    (same initial weights, same batch order; predictions equal to float32 rounding; with
+    dropout or augmentation, the random draws differ, so equal in distribution). The MLP, the
+    small CNN and ResNet-32 are batched, with dropout, early stopping, image augmentation and
+    bf16 precision; networks the engine does not cover (extra callbacks, checkpoints,
+    ``torch.compile``, fp16, custom modules or optimizers, routed parameters) are trained one
+    by one with ``ELMClassifier.fit``; ``cv_results_["batched"]`` says which and
+    ``cv_results_["batched_reason"]`` why. The best candidate is then refitted on all the data
+    as an ordinary ``ELMClassifier`` (``best_estimator_``).
 
     Parameters
     ----------
@@ -86,11 +88,11 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
     beta : float, default=0.9999
         Hyper-parameter of the class-balanced weights.
     module : {"mlp", "cnn", "resnet32"}, torch.nn.Module class or instance, default=None
-        The network, as in :class:`ELMClassifier`; only the default MLP is trained batched.
+        The network, as in :class:`ELMClassifier`; the built-in ones are trained batched.
     hidden_layer_sizes : tuple of int, default=(100,)
         Hidden layers of the default MLP.
     dropout : float, default=0.0
-        Dropout of the default MLP (> 0 is trained one fit at a time).
+        Dropout of the default MLP.
     head : {"cosine", "linear"}, default="cosine"
         Classifier head.
     input_shape : tuple of int, default=None

@@ -1,15 +1,25 @@
-"""The batched trainer: every member is the network a single ``ELMClassifier.fit`` trains."""
+"""The batched engine: every member is the network a single ``ELMClassifier.fit`` trains."""
 
+import inspect
 import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
+from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_elm import ELMClassifier, TrainingDivergedError
-from sklearn_elm._batched import _step, fallback_reason, fit_members, member_bytes
-from sklearn_elm.losses import _margin_loss, elm_loss, label_distribution_margins
+from sklearn_elm import ELMClassifier, TrainingDivergedError, WarmupMultiStepLR, _batched
+from sklearn_elm._batched import (
+    PARAMETERS,
+    ROUTED_PARAMETERS,
+    batch_reason,
+    fit_members,
+    member_bytes,
+    module_bytes,
+)
+from sklearn_elm._builder import ROUTED_PREFIXES
+from sklearn_elm.modules import ResNet32
 
 # float32 training: stacked matrix products sum in another order than single ones
 ATOL = 1e-5
@@ -25,6 +35,15 @@ def table():
                                weights=[0.7, 0.2, 0.1], random_state=0)
     weights = np.random.RandomState(1).uniform(0.2, 2.0, size=y.size)
     return X, y, weights
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """64 8×8 one-channel images of 3 classes, as flat rows."""
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [30, 20, 14])
+    X = rng.normal(size=(y.size, 64)) + y[:, None] * np.linspace(0, 1, 64)
+    return X.astype(np.float32), y
 
 
 def _rows(n, size, seed):
@@ -53,10 +72,10 @@ CONFIGS = [
 ]
 
 
-def _assert_same_fit(member, single, X):
-    assert member.batched and member.error is None
+def _assert_same_fit(member, single, X, atol=ATOL):
+    assert member.batched and member.error is None, (member.reason, member.error)
     fitted = member.estimator
-    np.testing.assert_allclose(fitted.predict_proba(X), single.predict_proba(X), atol=ATOL)
+    np.testing.assert_allclose(fitted.predict_proba(X), single.predict_proba(X), atol=atol)
     np.testing.assert_array_equal(fitted.classes_, single.classes_)
     np.testing.assert_array_equal(fitted.class_counts_, single.class_counts_)
     np.testing.assert_allclose(fitted.margins_, single.margins_)
@@ -64,8 +83,13 @@ def _assert_same_fit(member, single, X):
     # a fitted member is an ordinary fitted ELMClassifier, with the attributes fit sets
     assert sorted(k for k in vars(fitted) if k.endswith("_")) == sorted(
         k for k in vars(single) if k.endswith("_"))
+    for name in ("n_features_in_", "input_shape_", "input_ndim_", "_image_shape_", "device_"):
+        assert getattr(fitted, name) == getattr(single, name), name
+    # the same history rows: skorch's own callbacks wrote them
+    assert [sorted(row) for row in fitted.history_] == [sorted(row) for row in single.history_]
     np.testing.assert_allclose(fitted.history_[:, "train_loss"],
                                single.history_[:, "train_loss"], rtol=1e-4)
+    assert fitted.history_[:, "train_batch_count"] == single.history_[:, "train_batch_count"]
     weight, single_weight = fitted.net_.criterion_.weight, single.net_.criterion_.weight
     assert (weight is None) == (single_weight is None)
     if weight is not None:
@@ -89,6 +113,40 @@ def test_members_equal_single_fits(table, weighted):
         _assert_same_fit(member, single, X)
 
 
+def test_one_group_of_different_losses_margins_and_fold_sizes(table, monkeypatch):
+    """lam, max_m, drw_start and elm/ldam differ inside one group; folds of unequal size."""
+    X, y, w = table
+    group_sizes = []
+    train_group = _batched._train_group
+    monkeypatch.setattr(_batched, "_train_group", lambda members, inputs: (
+        group_sizes.append(len(members)) or train_group(members, inputs)))
+    configs = [dict(lam=1.0, drw_start=1), dict(lam=0.0, max_m=0.3, drw_start=None),
+               dict(loss="ldam", drw_start=2), dict(lam=-0.5, max_m=0.7)]
+    # 200, 193 and 197 rows: 7 batches of 32 each, the last one of 8, 1 and 5 rows
+    members = [(_base(**config, random_state=i), _rows(len(y), size, i))
+               for i, (config, size) in enumerate(zip(configs, [200, 193, 197, 200],
+                                                      strict=True))]
+    results = fit_members(X, y, members, w, n_jobs=1)
+    assert group_sizes == [4]
+    for (params, rows), member in zip(members, results, strict=True):
+        _assert_same_fit(member, ELMClassifier(**params).fit(X[rows], y[rows],
+                                                             sample_weight=w[rows]), X)
+
+
+def test_members_differing_only_in_max_epochs_never_share_a_group(table, monkeypatch):
+    X, y, _ = table
+    groups = []
+    train_group = _batched._train_group
+    monkeypatch.setattr(_batched, "_train_group", lambda members, inputs: (
+        groups.append([m.estimator.max_epochs for m in members])
+        or train_group(members, inputs)))
+    rows = _rows(len(y), 200, 0)
+    members = [(_base(max_epochs=e, random_state=0), rows) for e in (2, 3, 2, 3)]
+    results = fit_members(X, y, members, n_jobs=1)
+    assert sorted(groups) == [[2, 2], [3, 3]]
+    assert [r.estimator.n_iter_ for r in results] == [2, 3, 2, 3]
+
+
 def test_group_size_does_not_change_members(table):
     X, y, _ = table
     members = [(_base(lam=lam, random_state=0), _rows(len(y), 150 + 10 * i, i))
@@ -96,10 +154,7 @@ def test_group_size_does_not_change_members(table):
     together = fit_members(X, y, members)
     in_pairs = fit_members(X, y, members, max_batched_members=2)
     tiny_budget = fit_members(X, y, members, memory_budget=1)  # one member per group
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        threads = fit_members(X, y, members, n_jobs=2)  # groups trained in two threads
-    assert not [w for w in caught if "layout" in str(w.message)]
+    threads = fit_members(X, y, members, n_jobs=2)  # groups trained in two threads
     assert torch.get_num_threads() == 1  # restored (the fixture set one)
     for a, *others in zip(together, in_pairs, tiny_budget, threads, strict=True):
         for b in others:
@@ -117,6 +172,23 @@ def test_member_missing_a_class_is_trained_on_its_own_classes(table):
     assert member.estimator.classes_.tolist() == [0, 1]
 
 
+def test_member_missing_a_declared_class_counts_it_as_absent(table):
+    X, y, _ = table
+    rows = np.flatnonzero(y != 2)[:150]
+    params = _base(classes=[0, 1, 2], random_state=0)
+    with pytest.warns(UserWarning, match="no training samples") as caught:
+        [member] = fit_members(X, y, [(params, rows)])
+    with pytest.warns(UserWarning, match="no training samples") as single_caught:
+        single = ELMClassifier(**params).fit(X[rows], y[rows])
+    assert str(caught[0].message) == str(single_caught[0].message)
+    _assert_same_fit(member, single, X)
+    assert member.estimator.classes_.tolist() == [0, 1, 2]
+    assert member.estimator.class_counts_[2] == 0
+    # an absent class has the margin of a class with one sample, in the loss too
+    torch.testing.assert_close(member.estimator.net_.criterion_.margins,
+                               single.net_.criterion_.margins)
+
+
 def test_sample_weight_leaving_one_class_fails_as_in_a_single_fit(table):
     X, y, _ = table
     rows = _rows(len(y), 150, 0)
@@ -128,38 +200,78 @@ def test_sample_weight_leaving_one_class_fails_as_in_a_single_fit(table):
     assert str(member.error) == str(single.value)
 
 
-def test_unbatchable_members_fall_back_to_single_fits(table):
+@pytest.mark.parametrize("params", [
+    dict(max_epochs=-3), dict(lr=0.0), dict(hidden_layer_sizes=(0,)), dict(drw_start=True),
+    dict(batch_size=1.5), dict(unknown_name=1),
+])
+def test_engine_refuses_what_fit_refuses_with_the_same_message(table, params):
     X, y, _ = table
-    rows = _rows(len(y), 200, 0)
-    params = _base(dropout=0.2, random_state=0)
-    [member] = fit_members(X, y, [(params, rows)])
-    assert not member.batched and member.reason == "dropout > 0"
-    single = ELMClassifier(**params).fit(X[rows], y[rows])
-    np.testing.assert_array_equal(member.estimator.predict_proba(X), single.predict_proba(X))
+    rows = _rows(len(y), 100, 0)
+    [member] = fit_members(X, y, [(_base(**params), rows)])
+    assert member.estimator is None and not member.batched
+    with pytest.raises(Exception) as single:
+        ELMClassifier(**_base(**params)).fit(X[rows], y[rows])
+    assert type(member.error) is type(single.value)
+    assert str(member.error) == str(single.value)
+    if "max_epochs" in params:
+        assert isinstance(member.error, InvalidParameterError)
+
+
+def test_every_parameter_is_declared_by_the_engine():
+    names = ELMClassifier._get_param_names()
+    missing = [name for name in names if name not in PARAMETERS]
+    assert not missing, f"declare {missing} in sklearn_elm._batched.PARAMETERS"
+    assert not set(PARAMETERS) - set(names), "PARAMETERS names parameters that do not exist"
+    assert set(ROUTED_PARAMETERS) == set(ROUTED_PREFIXES)
+    # and every declaration is a description or a rule of one argument
+    for name, rule in PARAMETERS.items():
+        assert isinstance(rule, str) or len(inspect.signature(rule).parameters) == 1, name
+
+
+def test_an_undeclared_parameter_is_fitted_alone(monkeypatch):
+    monkeypatch.delitem(PARAMETERS, "lam")
+    assert "lam is not declared" in batch_reason(ELMClassifier())
 
 
 @pytest.mark.parametrize("params, reason", [
-    (dict(module="cnn"), "module='cnn'"),
-    (dict(early_stopping=True), "early_stopping=True"),
-    (dict(precision="bf16"), "precision='bf16'"),
+    (dict(module=ResNet32(n_classes=3)), "module=ResNet32"),
+    (dict(precision="fp16"), "precision='fp16'"),
     (dict(optimizer=torch.optim.RMSprop), "optimizer="),
     (dict(optimizer__betas=(0.8, 0.9)), "routed parameters"),
+    (dict(module__width=8), "routed parameters"),
     (dict(compile=True), "compile=True"),
+    (dict(checkpoint_dir="somewhere"), "checkpoint_dir="),
+    (dict(callbacks=[WarmupMultiStepLR()]), "callbacks="),
+    (dict(lr_schedule=type("MySchedule", (WarmupMultiStepLR,), {})()), "lr_schedule="),
 ])
-def test_fallback_reasons(params, reason):
-    assert reason in fallback_reason(_base(**params))
+def test_batch_reasons(params, reason):
+    assert reason in batch_reason(ELMClassifier(**_base(**params)))
 
 
-def test_fallback_reason_none_for_the_default_mlp():
-    assert fallback_reason(_base()) is None
-    assert fallback_reason(_base(lr_schedule="paper", optimizer="sgd")) is None
-    assert fallback_reason(_base(), X_ndim=4) == "image input"
+@pytest.mark.parametrize("params", [
+    dict(), dict(lr_schedule="paper", optimizer="sgd"), dict(dropout=0.2),
+    dict(early_stopping=True), dict(precision="bf16"), dict(module="cnn", augment=True),
+    dict(lr_schedule=WarmupMultiStepLR(2, (3,), 0.5)), dict(module=ResNet32),
+    dict(warm_start=True), dict(classes=[0, 1, 2]),
+])
+def test_batch_reason_is_none_for_what_the_engine_trains(params):
+    assert batch_reason(ELMClassifier(**_base(**params))) is None
+
+
+def test_unbatchable_members_fall_back_to_single_fits(table):
+    X, y, _ = table
+    rows = _rows(len(y), 200, 0)
+    params = _base(optimizer=torch.optim.RMSprop, random_state=0)
+    [member] = fit_members(X, y, [(params, rows)])
+    assert not member.batched and "RMSprop" in member.reason
+    single = ELMClassifier(**params).fit(X[rows], y[rows])
+    np.testing.assert_array_equal(member.estimator.predict_proba(X), single.predict_proba(X))
 
 
 def test_failed_fallback_fit_is_recorded(table):
     X, y, _ = table
     rows = np.flatnonzero(y == 0)[:50]  # one class only
-    [member] = fit_members(X, y, [(_base(dropout=0.1), rows)])
+    [member] = fit_members(X, y, [(_base(compile=True), rows)])
     assert member.estimator is None and isinstance(member.error, ValueError)
 
 
@@ -174,64 +286,101 @@ def test_diverging_member_is_reported_and_does_not_touch_the_others(table):
     weights[bad_rows[[0, -1]]] = 1.0
     weights[good_rows] = 1.0
     bad, good = _base(batch_size=8, random_state=3), _base(batch_size=8, random_state=0)
-    with pytest.raises(TrainingDivergedError):
+    with pytest.raises(TrainingDivergedError) as single_error:
         ELMClassifier(**bad).fit(X[bad_rows], y[bad_rows], sample_weight=weights[bad_rows])
     bad_result, good_result = fit_members(X, y, [(bad, bad_rows), (good, good_rows)],
                                           sample_weight=weights)
     assert bad_result.estimator is None
     assert isinstance(bad_result.error, TrainingDivergedError)
+    # the same message: the same epoch and batch
+    assert str(bad_result.error) == str(single_error.value)
     single = ELMClassifier(**good).fit(X[good_rows], y[good_rows],
                                        sample_weight=weights[good_rows])
     _assert_same_fit(good_result, single, X)
 
 
-@pytest.mark.parametrize("kind", ["adam", "adamw", "sgd"])
-def test_batched_step_matches_torch_optimizers(kind):
-    # 3 members with their own lr and weight decay; members sit out some steps
-    torch.manual_seed(0)
-    start = torch.randn(3, 20)
-    grads = [torch.randn(3, 20) for _ in range(4)]
-    lrs, decays = np.array([0.1, 0.01, 0.003]), np.array([0.0, 0.1, 0.01])
-    active_at = [None, np.array([True, False, True]), None, np.array([False, True, True])]
-    flat = start.clone()
-    state = {"exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
-    steps = torch.zeros(3, dtype=torch.float64)
-    for grad, active in zip(grads, active_at, strict=True):
-        steps += torch.ones(3, dtype=torch.float64) if active is None else torch.from_numpy(
-            active.astype(float))
-        _step(kind, flat, grad.clone(), state, active, lrs, decays, steps)
-    for g in range(3):
-        p = start[g].clone().requires_grad_()
-        if kind == "sgd":
-            opt = torch.optim.SGD([p], lr=lrs[g], weight_decay=decays[g], momentum=0.9)
-        else:
-            cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
-            opt = cls([p], lr=lrs[g], weight_decay=decays[g])
-        for grad, active in zip(grads, active_at, strict=True):
-            if active is None or active[g]:
-                p.grad = grad[g].clone()
-                opt.step()
-        torch.testing.assert_close(flat[g], p.detach(), rtol=1e-5, atol=1e-7)
+def test_early_stopping_members_stop_where_single_fits_stop(table):
+    X, y, w = table
+    members = [(_base(early_stopping=True, n_iter_no_change=n, max_epochs=12, lr=lr,
+                      random_state=i), _rows(len(y), 200, i))
+               for i, (n, lr) in enumerate([(1, 0.01), (2, 0.05), (3, 0.05)])]
+    results = fit_members(X, y, members, w)
+    stopped = []
+    for (params, rows), member in zip(members, results, strict=True):
+        single = ELMClassifier(**params).fit(X[rows], y[rows], sample_weight=w[rows])
+        _assert_same_fit(member, single, X)
+        np.testing.assert_allclose(member.estimator.history_[:, "valid_loss"],
+                                   single.history_[:, "valid_loss"], rtol=1e-4)
+        stopped.append(single.n_iter_ < 12)
+    assert any(stopped)  # the test covers a stopped member and its restored best weights
 
 
-def test_per_row_margin_loss_equals_per_member_losses():
-    torch.manual_seed(0)
-    logits, target = torch.randn(12, 4), torch.arange(12) % 4
-    counts = [[100, 30, 10, 3], [5, 50, 500, 1]]
-    lam, s, max_m = [1.0, -0.5], [30.0, 10.0], [0.5, 0.3]
-    margins = torch.stack([label_distribution_margins(c, m) for c, m in zip(counts, max_m,
-                                                                              strict=True)])
-    member = torch.arange(12) // 6
-    per_row = _margin_loss(logits, target, margins[member], torch.tensor(lam)[member],
-                           torch.tensor(s)[member], None, "none")
-    for g in range(2):
-        rows = member == g
-        expected = elm_loss(logits[rows], target[rows], counts[g], max_m=max_m[g], lam=lam[g],
-                            s=s[g], reduction="none")
-        torch.testing.assert_close(per_row[rows], expected)
+@pytest.mark.parametrize("flat", [True, False])
+def test_small_cnn_members_equal_single_fits(digits, flat):
+    X, y = digits
+    shape = dict(input_shape=(1, 8, 8)) if flat else {}
+    X_in = X if flat else X.reshape(-1, 8, 8)
+    members = [(_base(module="cnn", batch_size=16, max_epochs=2, **shape, random_state=i,
+                      **config), _rows(len(y), 50, i))
+               for i, config in enumerate([dict(lam=1.0), dict(loss="ldam", max_m=0.3),
+                                           dict(lam=0.5, drw_start=1)])]
+    results = fit_members(X_in, y, members)
+    for (params, rows), member in zip(members, results, strict=True):
+        single = ELMClassifier(**params).fit(X_in[rows], y[rows])
+        _assert_same_fit(member, single, X_in, atol=1e-4)
 
 
-def test_member_bytes_grows_with_members_inputs():
+def test_resnet32_members_equal_single_fits_with_their_batchnorm_statistics():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1], 6)
+    X = (rng.normal(size=(12, 3, 32, 32)) + y[:, None, None, None]).astype(np.float32)
+    members = [(_base(module="resnet32", batch_size=6, max_epochs=1, random_state=i, lam=lam),
+                np.arange(12)) for i, lam in enumerate([1.0, 0.0])]
+    results = fit_members(X, y, members)
+    for (params, rows), member in zip(members, results, strict=True):
+        single = ELMClassifier(**params).fit(X[rows], y[rows])
+        _assert_same_fit(member, single, X, atol=1e-4)
+        batched_stats = dict(member.estimator.module_.named_buffers())
+        for name, value in single.module_.named_buffers():
+            torch.testing.assert_close(batched_stats[name], value, rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_members_follow_single_fits(table):
+    X, y, _ = table
+    rows = _rows(len(y), 200, 0)
+    params = _base(precision="bf16", random_state=0)
+    [member] = fit_members(X, y, [(params, rows)])
+    single = ELMClassifier(**params).fit(X[rows], y[rows])
+    assert member.batched
+    # bfloat16 products round differently when stacked: close, not equal to float32 rounding
+    np.testing.assert_allclose(member.estimator.predict_proba(X), single.predict_proba(X),
+                               atol=0.05)
+    assert member.estimator.n_iter_ == single.n_iter_
+
+
+def test_dropout_and_augment_members_train_like_single_fits_in_distribution(digits):
+    """Dropout masks and crops are drawn per member, not as a single fit draws them: compare
+    the final training losses and accuracies of several seeds, not the weights."""
+    X, y = digits
+    for params in (_base(dropout=0.3, hidden_layer_sizes=(32,), max_epochs=8),
+                   _base(module="cnn", input_shape=(1, 8, 8), augment=True, max_epochs=3)):
+        members = [({**params, "random_state": seed}, np.arange(len(y))) for seed in range(6)]
+        results = fit_members(X, y, members)
+        assert all(r.batched and r.error is None for r in results)
+        singles = [ELMClassifier(**p).fit(X, y) for p, _ in members]
+        batched_loss = np.mean([r.estimator.history_[-1, "train_loss"] for r in results])
+        single_loss = np.mean([s.history_[-1, "train_loss"] for s in singles])
+        # the final losses of single fits spread by about ±50% over seeds
+        assert abs(batched_loss - single_loss) < 0.4 * single_loss
+        # randomness was used: members of different seeds differ from their single fits
+        assert not np.allclose(results[0].estimator.predict_proba(X),
+                               singles[0].predict_proba(X), atol=1e-5)
+        batched_accuracy = np.mean([r.estimator.score(X, y) for r in results])
+        single_accuracy = np.mean([s.score(X, y) for s in singles])
+        assert abs(batched_accuracy - single_accuracy) < 0.15
+
+
+def test_member_bytes_of_the_mlp():
     small = member_bytes(20, (100,), 10, 128)
     assert member_bytes(20, (100,), 10, 256) > small
     assert member_bytes(20, (200,), 10, 128) > small
@@ -239,6 +388,14 @@ def test_member_bytes_grows_with_members_inputs():
     assert small == 4 * (128 * 380 + 4 * 3100)
 
 
+def test_resnet_groups_are_split_by_the_memory_budget(monkeypatch):
+    per_member = module_bytes(ResNet32(n_classes=10), (3, 32, 32), 128)
+    assert per_member > 100 * member_bytes(20, (100,), 10, 128)
+    # a 12 × 5 search on a GPU with 2 GiB for the groups: several groups
+    assert 60 * per_member > 2 * 2**30 > per_member
+
+
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_members_equal_single_fits_on_cuda(table):
     X, y, w = table
@@ -249,3 +406,10 @@ def test_members_equal_single_fits_on_cuda(table):
         single = ELMClassifier(**params).fit(X[rows], y[rows], sample_weight=w[rows])
         np.testing.assert_allclose(member.estimator.predict_proba(X), single.predict_proba(X),
                                    atol=1e-4)
+
+
+def test_no_warning_about_stacked_gradients(table):
+    X, y, _ = table
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_members(X, y, [(_base(random_state=0), _rows(len(y), 100, 0))])

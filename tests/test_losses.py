@@ -235,10 +235,13 @@ def test_no_margin_unit_scale_is_exactly_cross_entropy(reduction, dtype, lam):
     expected = F.cross_entropy(
         logits, target, weight=torch.tensor(weight, dtype=dtype), reduction=reduction
     )
-    assert torch.equal(got, expected)
+    # the reductions sum in their own order (weighted_mean): equal up to rounding
+    torch.testing.assert_close(got, expected, rtol=1e-6 if dtype == torch.float32 else 1e-14,
+                               atol=0)
     unweighted = ELMLoss(counts, max_m=0.0, lam=lam, s=1.0, reduction=reduction)
-    assert torch.equal(
-        unweighted(logits, target), F.cross_entropy(logits, target, reduction=reduction)
+    torch.testing.assert_close(
+        unweighted(logits, target), F.cross_entropy(logits, target, reduction=reduction),
+        rtol=1e-6 if dtype == torch.float32 else 1e-14, atol=0,
     )
 
 
@@ -537,9 +540,9 @@ def test_focal_with_gamma_zero_is_cross_entropy(reduction):
 def test_logit_adjustment(reduction):
     logits, target, counts, weight = random_problem(15, 5, seed=23)
     weight_tensor = torch.tensor(weight, dtype=torch.float64)
-    assert torch.equal(
+    torch.testing.assert_close(
         logit_adjusted_loss(logits, target, counts, 0.0, weight, reduction),
-        F.cross_entropy(logits, target, weight_tensor, reduction=reduction),
+        F.cross_entropy(logits, target, weight_tensor, reduction=reduction), rtol=1e-14, atol=0,
     )
     # τ = 1.5: cross-entropy on z_k + τ·log(n_k / Σn), computed here from the counts directly
     log_prior = torch.tensor([math.log(n / sum(counts)) for n in counts], dtype=torch.float64)
@@ -577,7 +580,8 @@ def test_class_balanced_module_without_weight_is_cross_entropy():
     logits, target, counts, _ = random_problem(15, 5, seed=25)
     criterion = CBLoss(counts)
     criterion.weight = None
-    assert torch.equal(criterion(logits, target), F.cross_entropy(logits, target))
+    torch.testing.assert_close(criterion(logits, target), F.cross_entropy(logits, target),
+                               rtol=1e-14, atol=0)
     assert torch.equal(criterion.class_counts, torch.tensor(counts, dtype=torch.float64))
 
 
@@ -748,3 +752,37 @@ def test_property_elm_is_nonnegative_finite_and_the_softplus_identity(
     torch.testing.assert_close(
         loss32.double(), loss.detach(), rtol=1e-4, atol=1e-4 * (1 + s * logit_scale)
     )
+
+
+def test_criterion_cores_under_vmap_equal_each_criterion():
+    """The engine stacks the criteria's core arguments: vmap over members equals each one."""
+    from sklearn_elm.losses import CBLoss, ELMLoss, FocalLoss, LogitAdjustedLoss
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 10, 4, generator=generator)
+    target = torch.randint(0, 4, (3, 10), generator=generator)
+    counts = [[100, 30, 10, 3], [5, 50, 500, 1], [7, 7, 7, 7]]
+    families = [
+        [ELMLoss(c, max_m=m, lam=lam, s=s, reduction="none")
+         for c, m, lam, s in zip(counts, [0.5, 0.3, 0.1], [1.0, -0.5, 0.0], [30.0, 10.0, 1.0],
+                                 strict=True)],
+        [LogitAdjustedLoss(c, tau=t, reduction="none")
+         for c, t in zip(counts, [1.0, 0.0, 2.0], strict=True)],
+        [FocalLoss(g, reduction="none") for g in [0.0, 1.0, 2.5]],
+        [CBLoss(c, reduction="none") for c in counts],
+    ]
+    for criteria in families:
+        core = type(criteria[0]).core
+        stacked = {name: torch.stack([torch.as_tensor(c.core_arguments()[name],
+                                                      dtype=torch.float32) for c in criteria])
+                   for name in criteria[0].core_arguments()}
+        names = list(stacked)  # vmap maps positional arguments only
+
+        def member_core(z, y, *values, names=names, core=core):
+            return core(z, y, **dict(zip(names, values, strict=True)))
+
+        got = torch.vmap(member_core)(logits, target, *stacked.values())
+        for g, criterion in enumerate(criteria):
+            criterion.weight = None
+            torch.testing.assert_close(got[g], criterion(logits[g], target[g]),
+                                       msg=type(criterion).__name__)
