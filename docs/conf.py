@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # copies MathJax into the built site: formulas render offline
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -67,8 +68,12 @@ numpydoc_xref_param_type = False
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
-# -- no network at build time ------------------------------------------------------------------
+# -- no network at build time or when reading --------------------------------------------------
 # intersphinx is not loaded: references to numpy/scikit-learn/torch stay plain text.
+# MathJax is served from the built site, not from a CDN: sphinx-mathjax-offline copies the
+# MathJax 3 it ships to _static/mathjax/ at the end of the build (a relative mathjax_path is
+# under _static/), so that formulas render without a network.
+mathjax_path = "mathjax/tex-chtml.js"
 
 # -- sphinx-gallery ----------------------------------------------------------------------------
 sphinx_gallery_conf = {

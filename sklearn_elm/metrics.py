@@ -6,6 +6,7 @@
   CVPR 2019; Kang et al., "Decoupling Representation and Classifier", ICLR 2020).
 * :func:`geometric_mean_score` and :func:`classification_report_imbalanced` are
   imbalanced-learn's, re-exported here so that one import gives the usual imbalanced metrics.
+  imbalanced-learn is imported when one of them is first looked up, not with this module.
 """
 
 from __future__ import annotations
@@ -13,18 +14,36 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from imblearn.metrics import classification_report_imbalanced, geometric_mean_score
 from sklearn.metrics import accuracy_score, recall_score
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 __all__ = [
-    "classification_report_imbalanced",
-    "geometric_mean_score",
+    "classification_report_imbalanced",  # noqa: F822 (defined by __getattr__)
+    "geometric_mean_score",  # noqa: F822
     "per_class_accuracy",
     "shot_accuracy",
 ]
+
+# imbalanced-learn's metrics, re-exported by __getattr__: importing imbalanced-learn takes
+# longer than this whole module (it imports pytest, through scikit-learn's test helpers), a
+# cost that per_class_accuracy, shot_accuracy and the plots need not pay
+_IMBLEARN_METRICS = ("classification_report_imbalanced", "geometric_mean_score")
+
+
+def __getattr__(name):
+    if name not in _IMBLEARN_METRICS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import imblearn.metrics
+
+    value = getattr(imblearn.metrics, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_IMBLEARN_METRICS})
 
 
 @validate_params(

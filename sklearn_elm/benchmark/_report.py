@@ -9,7 +9,6 @@ import platform
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from ._methods import INNER_FOLDS, METHOD_TABLE, grid_table
 from ._results import package_versions
@@ -271,6 +270,8 @@ def _plot_cd(statistics, title, path):
 
 def _plot_fold_scores(results, metric, leading, dataset_names, path):
     """One panel per dataset: the split scores of the leading methods, box and points."""
+    from matplotlib.figure import Figure  # matplotlib is imported only to draw
+
     n_columns = 5
     n_rows = -(-len(dataset_names) // n_columns)
     figure = Figure(figsize=(3.0 * n_columns, 2.3 * n_rows + 0.6), layout="constrained")
@@ -295,6 +296,8 @@ def _plot_fold_scores(results, metric, leading, dataset_names, path):
 
 
 def _plot_per_class(per_class, dataset, path):
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6.4, 4.2), layout="constrained")
     axes = figure.subplots()
     for method in _PER_CLASS_METHODS:
