@@ -294,7 +294,9 @@ def _hardest_wrong_class(logits, target, method="auto"):
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes), n_classes >= 2
+        Logits, one row per sample.
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``, not checked.
     method : {"auto", "argmax", "key"}, default="auto"
         ``"argmax"`` masks the target column with -inf and calls ``argmax``. ``"key"`` gets the
         same answer from vectorised passes only (``amax``, subtraction, bitwise or): on CPU
@@ -406,7 +408,9 @@ def cross_entropy_core(logits, target):
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
+        Logits, one row per sample.
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``, not checked.
 
     Returns
     -------
@@ -576,7 +580,9 @@ class _WeightedLoss(nn.Module):
         Parameters
         ----------
         logits : torch.Tensor of shape (n_samples, n_classes)
+            Logits, one row per sample.
         target : torch.Tensor of shape (n_samples,)
+            Integer class indices in ``[0, n_classes)``.
 
         Returns
         -------
@@ -827,8 +833,11 @@ def focal_core(logits, target, gamma):
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
+        Logits, one row per sample.
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``, not checked.
     gamma : float or torch.Tensor
+        Focusing parameter.
 
     Returns
     -------
@@ -940,7 +949,9 @@ def logit_adjusted_core(logits, target, adjustment):
     Parameters
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
+        Logits, one row per sample.
     target : torch.Tensor of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``, not checked.
     adjustment : torch.Tensor of shape (n_classes,) or (n_samples, n_classes)
         ``τ · log π_k``.
 
