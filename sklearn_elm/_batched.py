@@ -302,7 +302,10 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
     chunks = []
     for specs in groups.values():
         first = specs[0][1]
-        size = max(1, int(memory_budget // max(first.bytes, 1)))
+        # one estimate per group: its members share the architecture and batch size
+        per_member = module_bytes(first.net.module_, first.sample_shape,
+                                  first.estimator.batch_size)
+        size = max(1, int(memory_budget // max(per_member, 1)))
         if max_batched_members is not None:
             size = min(size, int(max_batched_members))
         size = min(size, math.ceil(len(specs) / n_jobs))  # work for every job
@@ -379,7 +382,7 @@ class _Member:
     valid_y: torch.Tensor | None
     valid_w: torch.Tensor | None
     key: tuple
-    bytes: int
+    sample_shape: tuple  # shape of one sample as the module receives it
     random: bool  # draws random numbers in training (dropout, augmentation)
 
 
@@ -432,7 +435,7 @@ def _prepare(estimator, X, y, rows, sample_weight):
         train_w=train.sample_weight, valid_rows=None if valid is None else rows[valid.X],
         valid_y=None if valid is None else valid.y,
         valid_w=None if valid is None else valid.sample_weight,
-        key=key, bytes=module_bytes(module, sample_shape, batch_size), random=random,
+        key=key, sample_shape=tuple(sample_shape), random=random,
     )
 
 

@@ -19,31 +19,6 @@ _HEADS = ("cosine", "linear")
 _EPS = 1e-12  # F.normalize's default: rows of zeros give zero logits
 
 
-class _RowNorm(torch.autograd.Function):
-    """``vector_norm(x, dim=-1, keepdim=True).clamp_min(eps)`` with a one-pass backward.
-
-    The same values and gradients as the composed operations; their generic backward takes
-    several passes over the (N, D) features (and more under ``torch.vmap``, where the clamp's
-    backward is decomposed), which dominated the step of small networks.
-    """
-
-    generate_vmap_rule = True  # the batched engine runs the head under torch.vmap
-
-    @staticmethod
-    def forward(x):
-        return torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(_EPS)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0], output)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, norm = ctx.saved_tensors
-        # d|x|/dx = x/|x|; no gradient where the clamp holds the norm at eps
-        return x * torch.where(norm > _EPS, grad / norm, 0.0)
-
-
 class CosineLinear(nn.Module):
     """Linear layer on L2-normalised features and L2-normalised class weights.
 
@@ -85,7 +60,8 @@ class CosineLinear(nn.Module):
     def forward(self, x):
         # <x/|x|, w_k> equals <x, w_k>/|x|: dividing the (N, K) product rather than normalising
         # the (N, D) input first makes the backward pass several D-wide element-wise ops cheaper
-        return F.linear(x, F.normalize(self.weight, dim=1, eps=_EPS)) / _RowNorm.apply(x)
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(_EPS)
+        return F.linear(x, F.normalize(self.weight, dim=1, eps=_EPS)) / norm
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
