@@ -123,7 +123,7 @@ PARAMETERS = {
     "lr": "group key",
     "weight_decay": "group key",
     "lr_schedule": _unless(
-        lambda v: not (v is None or v == "paper" or type(v) is WarmupMultiStepLR),
+        lambda v: not (v is None or v in ("auto", "paper") or type(v) is WarmupMultiStepLR),
         lambda v: f"lr_schedule={v!r}"),
     "batch_size": "group key",
     "max_epochs": "group key",

@@ -20,7 +20,7 @@ from torch import nn
 
 from . import losses as _losses
 from ._training import ELMNet, fusable
-from .callbacks import DeferredReweighting, TrainingCheckpoint, WarmupMultiStepLR
+from .callbacks import DeferredReweighting, TrainingCheckpoint, WarmupMultiStepLR, _resolve_epoch
 from .modules import MLP, ResNet32, SmallCNN
 
 __all__ = [
@@ -368,26 +368,51 @@ def build_optimizer(estimator, parameters, modules=()):
 _PAPER_SCHEDULE = {"warmup_epochs": 0.025, "milestones": (0.8, 0.9), "gamma": 0.01}
 
 
+#: ``lr_schedule="auto"``: the factor the learning rate is multiplied by when deferred
+#: re-weighting starts (chosen by the image defaults study of the documentation)
+DRW_LR_DROP = 0.01
+
+
 def lr_schedule(estimator):
     """The learning-rate schedule the estimator's ``lr_schedule`` means: None or a callback.
 
-    The one place where ``"paper"`` becomes a :class:`~sklearn_elm.callbacks.WarmupMultiStepLR`;
-    a schedule instance is copied (each net gets its own).
+    The one place where ``"auto"`` and ``"paper"`` become a
+    :class:`~sklearn_elm.callbacks.WarmupMultiStepLR`; a schedule instance is copied (each net
+    gets its own). ``"auto"`` multiplies the learning rate by :data:`DRW_LR_DROP` at the epoch
+    deferred re-weighting starts, as the papers do, and keeps it constant without DRW (or when
+    the class weights apply from the first epoch, where nothing switches).
 
     Parameters
     ----------
     estimator : ELMClassifier
-        Its ``lr_schedule`` is read.
+        Its ``lr_schedule`` (and, for ``"auto"``, ``loss``, ``drw_start`` and ``max_epochs``)
+        are read.
 
     Returns
     -------
     schedule : WarmupMultiStepLR or None
+
+    Examples
+    --------
+    >>> from sklearn_elm import ELMClassifier
+    >>> from sklearn_elm._builder import lr_schedule
+    >>> schedule = lr_schedule(ELMClassifier(max_epochs=10))  # ELM: DRW from epoch 8
+    >>> [schedule.factor(epoch, 10) for epoch in range(10)]
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.01, 0.01]
+    >>> lr_schedule(ELMClassifier(loss="ce")) is None  # no DRW: constant
+    True
     """
-    if estimator.lr_schedule is None:
+    schedule = estimator.lr_schedule
+    if schedule is None:
         return None
-    if isinstance(estimator.lr_schedule, str):  # "paper"
+    if isinstance(schedule, str) and schedule == "auto":
+        start = effective_drw_start(estimator)
+        if start is None or _resolve_epoch(start, estimator.max_epochs, "drw_start") == 0:
+            return None
+        return WarmupMultiStepLR(warmup_epochs=0, milestones=(start,), gamma=DRW_LR_DROP)
+    if isinstance(schedule, str):  # "paper"
         return WarmupMultiStepLR(**_PAPER_SCHEDULE)
-    return copy.deepcopy(estimator.lr_schedule)
+    return copy.deepcopy(schedule)
 
 
 def _callbacks(estimator, class_counts):

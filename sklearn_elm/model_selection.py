@@ -75,7 +75,7 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         Training criterion, as in :class:`ELMClassifier`.
     max_m : float, default=0.5
         Largest per-class margin (base value; usually searched).
-    lam : float, default=1.0
+    lam : float, default=0.5
         Weight of the hardest wrong class's margin (base value; usually searched).
     s : float, default=30.0
         Logit scale.
@@ -105,9 +105,9 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         Learning rate.
     weight_decay : float, default=0.0
         Weight decay.
-    lr_schedule : None, "paper" or WarmupMultiStepLR, default=None
-        Learning-rate schedule; a ``WarmupMultiStepLR``'s parameters can be set and searched
-        as ``lr_schedule__gamma`` etc.
+    lr_schedule : "auto", None, "paper" or WarmupMultiStepLR, default="auto"
+        Learning-rate schedule, as in :class:`ELMClassifier` ("auto": multiplied by 0.01 when
+        deferred re-weighting starts).
     batch_size : int, default=128
         Mini-batch size.
     max_epochs : int, default=60
@@ -245,7 +245,7 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         loss="elm",
         *,
         max_m=0.5,
-        lam=1.0,
+        lam=0.5,
         s=30.0,
         gamma=2.0,
         tau=1.0,
@@ -260,7 +260,7 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         optimizer="adam",
         lr=0.01,
         weight_decay=0.0,
-        lr_schedule=None,
+        lr_schedule="auto",
         batch_size=128,
         max_epochs=60,
         early_stopping=False,

@@ -46,14 +46,16 @@ class RecordStartWeights(Callback):
 
 # --------------------------------------------------------------------------- same models
 def test_fit_gives_the_models_it_gave_before_the_builder(table):
-    # predict_proba of these fits, computed before the net was built by _builder
+    # predict_proba of these fits, computed before the net was built by _builder (under the
+    # defaults of then: lam=1 and a constant learning rate)
     X, y = table
-    elm = ELMClassifier(max_epochs=4, random_state=3, device="cpu").fit(X, y)
+    elm = ELMClassifier(max_epochs=4, lam=1.0, lr_schedule=None, random_state=3,
+                        device="cpu").fit(X, y)
     assert_allclose(elm.predict_proba(X[:2]), [
         [0.6727247192115964, 0.054177442088927504, 0.27309783869947607],
         [1.5114721572598704e-05, 0.8919743626765975, 0.1080105226018298],
     ], rtol=1e-5, atol=1e-9)
-    ce = ELMClassifier(loss="ce", drw_start=2, max_epochs=4, random_state=3,
+    ce = ELMClassifier(loss="ce", drw_start=2, max_epochs=4, lr_schedule=None, random_state=3,
                        device="cpu").fit(X, y)
     assert_allclose(ce.predict_proba(X[:1]),
                     [[0.9958553074526864, 0.004142275197778833, 2.4173495349014506e-06]],

@@ -274,7 +274,7 @@ def test_sample_weight_enters_the_loss(imbalanced_table):
     logits = torch.randn(6, 3)
     target = torch.tensor([0, 1, 2, 0, 1, 2])
     weight = torch.tensor([1.0, 2.0, 0.0, 0.5, 1.0, 3.0])
-    per_sample = ELMLoss(clf.class_counts_, reduction="none")(logits, target)
+    per_sample = ELMLoss(clf.class_counts_, lam=clf.lam, reduction="none")(logits, target)
     expected = (per_sample * weight).sum() / weight.sum()
     net.criterion_.weight = None
     torch.testing.assert_close(net.weighted_loss(logits, target, weight), expected)

@@ -124,6 +124,7 @@ def test_skorch_callbacks_see_every_batch(table):
     batch_size, epochs = 32, 4
     clf = ELMClassifier(
         hidden_layer_sizes=(16,), batch_size=batch_size, max_epochs=epochs, random_state=0,
+        lr_schedule=None,  # the skorch scheduler below sets the rate
         callbacks=[
             ("log", BatchLog(len(y))),
             ("train_acc", EpochScoring(train_accuracy, on_train=True, name="train_acc",

@@ -241,7 +241,7 @@ def test_paper_lr_schedule_at_200_epochs_is_the_ldam_code():
 
 def test_no_schedule_keeps_the_learning_rate(digits):
     X, y = digits
-    clf = ELMClassifier(input_shape=(1, 8, 8), lr=0.02, **FAST).fit(X, y)
+    clf = ELMClassifier(input_shape=(1, 8, 8), lr=0.02, lr_schedule=None, **FAST).fit(X, y)
     assert "lr" not in clf.history_[-1]
     assert clf.net_.optimizer_.param_groups[0]["lr"] == 0.02
 

@@ -136,7 +136,7 @@ def test_every_fit_gets_its_own_copy_of_a_module_instance(table):
 
 def test_deep_grid_key_of_a_parameter_without_parameters_is_refused(table):
     X, y = table
-    search = ELMClassifierCV(**TINY, param_grid={"lr_schedule__gamma": [0.5]})
+    search = ELMClassifierCV(**TINY, lr_schedule=None, param_grid={"lr_schedule__gamma": [0.5]})
     with pytest.raises(ValueError, match=r"param_grid.*lr_schedule__gamma.*lr_schedule=None"):
         search.fit(X, y)
 
