@@ -48,6 +48,9 @@ STUDY_GRID = {
     "max_m": [0.1, 0.3, 0.5],
     "drw_start": [None, 0.8],
 }
+#: ``--grid drw``: the DRW candidates a learning-rate schedule changes (LDAM, ELM at lam 0.5
+#: and 1, the largest margin), to compare schedules against a full run at another schedule
+DRW_GRID = {"lam": [0.0, 0.5, 1.0], "max_m": [0.5], "drw_start": [0.8]}
 #: the paper's configuration (Kato & Hotta, 2023), the ``ELMClassifier`` defaults
 PAPER = {"lam": 1.0, "max_m": 0.5, "drw_start": 0.8}
 INNER_FOLDS = 5
@@ -74,9 +77,10 @@ def _training_part(dataset):
     return X.astype(np.float32), dataset.y[train]
 
 
-def _run_dataset(dataset):
+def _run_dataset(dataset, grid=STUDY_GRID, lr_schedule="auto"):
     X, y = _training_part(dataset)
-    search = ELMClassifierCV(param_grid=STUDY_GRID, cv=INNER_FOLDS, refit=False, random_state=0)
+    search = ELMClassifierCV(param_grid=grid, cv=INNER_FOLDS, refit=False, random_state=0,
+                             lr_schedule=lr_schedule)
     start = time.perf_counter()
     with warnings.catch_warnings():
         # long-tailed training parts have classes with fewer samples than folds: scikit-learn
@@ -101,7 +105,7 @@ def _run_dataset(dataset):
     return rows
 
 
-def run(suites, out=OUT, log=print):
+def run(suites, out=OUT, log=print, grid=STUDY_GRID, lr_schedule="auto"):
     out.mkdir(parents=True, exist_ok=True)
     path = out / "scores.csv"
     done = set(pd.read_csv(path)["dataset"]) if path.exists() else set()
@@ -109,7 +113,7 @@ def run(suites, out=OUT, log=print):
         for dataset in load_suite(suite):
             if dataset.name in done:
                 continue
-            rows = _run_dataset(dataset)
+            rows = _run_dataset(dataset, grid, lr_schedule)
             frame = pd.DataFrame(rows, columns=COLUMNS)
             frame.to_csv(path, mode="a", header=not path.exists(), index=False)
             done.add(dataset.name)
@@ -207,20 +211,55 @@ def summary(out=OUT):
     return "\n".join(text)
 
 
+def compare(before, after):
+    """Per group, the settings both folders scored: mean CV score before and after, wins."""
+    keys = ["group", "dataset", "lam", "max_m", "drw_start"]
+    old = pd.read_csv(before / "scores.csv")
+    new = pd.read_csv(after / "scores.csv")
+    for frame in (old, new):
+        frame["drw_start"] = frame["drw_start"].astype(str)
+    both = old.merge(new, on=keys, suffixes=("_before", "_after"))
+    lines = [f"{len(both)} (dataset, setting) pairs, {both['dataset'].nunique()} datasets",
+             "| group | lam | max_m | drw | before | after | after - before | after wins |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    both["delta"] = both["mean_test_score_after"] - both["mean_test_score_before"]
+    for (group, lam, max_m, drw), part in both.groupby(["group", "lam", "max_m", "drw_start"]):
+        lines.append(
+            f"| {group} | {lam:g} | {max_m:g} | {drw} | {part['mean_test_score_before'].mean():.3f}"
+            f" | {part['mean_test_score_after'].mean():.3f} | {part['delta'].mean():+.4f} | "
+            f"{int((part['delta'] > 0).sum())}/{len(part)} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", nargs="+", default=["keel", "lt"], choices=["keel", "lt"])
     parser.add_argument("--summary", action="store_true", help="only print the tables")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="folder of scores.csv (another folder for another schedule)")
+    parser.add_argument("--grid", choices=["study", "drw"], default="study",
+                        help="the 30 settings, or only the 3 DRW settings of DRW_GRID")
+    parser.add_argument("--lr-schedule", choices=["auto", "constant"], default="auto",
+                        help="ELMClassifier's lr_schedule: 'auto' (the default: the rate drops "
+                        "when DRW starts) or 'constant' (None, the schedule of the first run)")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="only compare the shared settings of two folders' scores.csv")
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(*args.compare))
+        return
     import torch
 
     torch.set_num_threads(args.threads)
     if not args.summary:
         start = time.perf_counter()
-        run(args.suite, log=lambda m: print(m, file=sys.stderr, flush=True))
+        run(args.suite, out=args.out, log=lambda m: print(m, file=sys.stderr, flush=True),
+            grid=DRW_GRID if args.grid == "drw" else STUDY_GRID,
+            lr_schedule=None if args.lr_schedule == "constant" else "auto")
         print(f"study wall time {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    print(summary())
+    if args.grid == "study":
+        print(summary(args.out))
 
 
 if __name__ == "__main__":

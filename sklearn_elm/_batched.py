@@ -412,7 +412,7 @@ def _prepare(estimator, X, y, rows, sample_weight):
     rows = torch.from_numpy(rows.astype(np.int64))
     module = net.module_
     sample_shape = estimator._image_shape_ or tuple(estimator.input_shape_)
-    schedule = lr_schedule(estimator)
+    schedule = lr_schedule(estimator, estimator._image_shape_)
     max_epochs, batch_size = int(estimator.max_epochs), int(estimator.batch_size)
     optimizer_class, optimizer_kwargs = _optimizer(estimator)
     key = (

@@ -106,8 +106,8 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
     weight_decay : float, default=0.0
         Weight decay.
     lr_schedule : "auto", None, "paper" or WarmupMultiStepLR, default="auto"
-        Learning-rate schedule, as in :class:`ELMClassifier` ("auto": multiplied by 0.01 when
-        deferred re-weighting starts).
+        Learning-rate schedule, as in :class:`ELMClassifier` ("auto": on images, multiplied
+        by 0.01 when deferred re-weighting starts).
     batch_size : int, default=128
         Mini-batch size.
     max_epochs : int, default=60

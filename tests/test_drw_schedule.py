@@ -9,9 +9,11 @@ from sklearn_elm._batched import fit_members
 from sklearn_elm._builder import DRW_LR_DROP, lr_schedule
 from sklearn_elm.datasets import make_long_tailed
 
+IMAGES = (1, 8, 8)
 
-def _factors(estimator):
-    schedule = lr_schedule(estimator)
+
+def _factors(estimator, image_shape=IMAGES):
+    schedule = lr_schedule(estimator, image_shape)
     if schedule is None:
         return None
     return [schedule.factor(epoch, estimator.max_epochs) for epoch in range(estimator.max_epochs)]
@@ -39,6 +41,11 @@ def test_constant_rate_where_nothing_switches(params):
     assert _factors(ELMClassifier(max_epochs=10, **params)) is None
 
 
+@pytest.mark.parametrize("loss", ["elm", "ldam"])
+def test_auto_keeps_a_constant_rate_on_tables(loss):
+    assert _factors(ELMClassifier(loss, max_epochs=10), image_shape=None) is None
+
+
 def test_explicit_schedules_are_kept():
     paper = _factors(ELMClassifier(max_epochs=200, lr_schedule="paper"))
     assert paper[4] == 1.0 and paper[160] == pytest.approx(0.01) and paper[180] == 1e-4
@@ -47,10 +54,13 @@ def test_explicit_schedules_are_kept():
 
 
 def test_fit_records_the_dropped_rate_and_the_engine_trains_the_same():
-    X = np.random.RandomState(0).normal(size=(120, 4)).astype(np.float32)
-    y = np.repeat([0, 1, 2], [80, 30, 10])
-    X += y[:, None]
-    params = {"max_epochs": 5, "hidden_layer_sizes": (8,), "random_state": 0, "device": "cpu"}
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [40, 15, 5])
+    X = (rng.normal(size=(60, 16)) + y[:, None]).astype(np.float32)  # 4x4 images, flat
+    params = {"max_epochs": 5, "module": "cnn", "input_shape": (1, 4, 4),
+              "random_state": 0, "device": "cpu"}
+    tables = ELMClassifier(max_epochs=5, hidden_layer_sizes=(8,), random_state=0).fit(X, y)
+    assert "lr" not in tables.history_[-1]  # tables: a constant rate
     single = ELMClassifier(**params).fit(X, y)
     assert single.history_[:, "lr"] == [0.01] * 4 + [pytest.approx(0.01 * DRW_LR_DROP)]
     [member] = fit_members(X, y, [(params, np.arange(len(y)))])
