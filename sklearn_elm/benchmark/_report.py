@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import numbers
 import os
 import platform
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ from ._methods import INNER_FOLDS, METHOD_TABLE, grid_table
 from ._results import package_versions
 from ._stats import benchmark_statistics, plot_critical_difference
 
-__all__ = ["dataset_scores", "markdown_table", "write_report"]
+__all__ = ["dataset_scores", "failed_cells", "grid_edges", "markdown_table", "write_report"]
 
 _METRIC_TITLES = {
     "balanced_accuracy": "balanced accuracy",
@@ -355,8 +357,10 @@ def _protocol_lines(protocol, datasets, metric_title):
         f"- Network methods share `ELMClassifier({network})` on `{protocol['device']}`; `elm` "
         "and `ldam` use deferred re-weighting from 80% of the epochs, `ce`, `focal`, `la` and "
         "the sampler methods none, `cb` class-balanced weights throughout. SMOTE-type "
-        "samplers use k = min(5, smallest training class − 1) neighbours and are recorded as "
-        "failed when a class has a single training sample.",
+        "samplers use k = min(5, n − 1) neighbours, n the smallest training class they "
+        "interpolate, and oversample a class with a single training sample by duplication "
+        "(each such adaptation is in the cell's note); ADASYN oversamples a class it cannot "
+        "weight as SMOTE does.",
         (
             "- The untuned network cells of a dataset were trained together by the batched "
             "trainer (`--batched`, the default): the same networks as cell by cell, up to "
@@ -381,6 +385,151 @@ def _protocol_lines(protocol, datasets, metric_title):
             "training part. The grids and the fits each spends per training part:"
         )
     return lines
+
+
+def _is_numeric_grid(values):
+    return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+
+
+def _value_label(value):
+    return "None" if value is None else str(value)
+
+
+def grid_edges(results):
+    """How often each tuned method chose each end of its declared grid.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of ``results.csv``; the ``best_params`` (JSON) of the tuned cells that ran are
+        read.
+
+    Returns
+    -------
+    edges : dict
+        ``{method: {parameter: entry}}`` for every method of :data:`METHOD_TABLE` with tuned
+        cells. Each entry holds ``grid`` (the declared values) and ``cells`` (tuned cells
+        that chose a value); for a numeric grid, ``lowest`` and ``highest``, the shares of
+        those cells whose choice is at (or, for a neighbour grid clipped to a small
+        training part, below) the lowest value and at the highest, and ``warning``: a
+        sentence when one end holds more than half of the cells, else None (with two
+        values, both are ends); for another grid (such as ``drw_start`` None or 0.8),
+        ``shares`` of each value chosen, and no warning.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_elm.benchmark._report import grid_edges
+    >>> cells = pd.DataFrame({"method": ["logreg-balanced"] * 4, "tuned": [True] * 4,
+    ...                       "error": [""] * 4,
+    ...                       "best_params": ['{"classify__C": 10.0}'] * 3
+    ...                                      + ['{"classify__C": 0.1}']})
+    >>> entry = grid_edges(cells)["logreg-balanced"]["C"]
+    >>> entry["lowest"], entry["highest"]
+    (0.25, 0.75)
+    >>> print(entry["warning"])  # doctest: +NORMALIZE_WHITESPACE
+    logreg-balanced chose C at the highest value of its grid (10.0) in 75% of 4 tuned cells:
+    the best value may lie above the grid
+    """
+    ran = (results["error"] == "") & (results["best_params"] != "")
+    tuned = results[results["tuned"].astype(bool) & ran]
+    edges = {}
+    for method, rows in tuned.groupby("method", sort=False):
+        spec = METHOD_TABLE.get(method)
+        if spec is None or not spec.grid:
+            continue
+        chosen = [json.loads(text) for text in rows["best_params"]]
+        for name, values in spec.grid.items():
+            # a pipeline's search names it step__name (sample__smote__k_neighbors)
+            picks = [
+                value
+                for params in chosen
+                for key, value in params.items()
+                if key == name or key.endswith(f"__{name}")
+            ]
+            if not picks:
+                continue
+            entry = {"grid": list(values), "cells": len(picks)}
+            if _is_numeric_grid(values) and _is_numeric_grid(picks):
+                low, high = min(values), max(values)
+                entry["lowest"] = sum(v <= low for v in picks) / len(picks)
+                entry["highest"] = sum(v >= high for v in picks) / len(picks)
+                entry["warning"] = None
+                for end, value, share, side in (
+                    ("lowest", low, entry["lowest"], "below"),
+                    ("highest", high, entry["highest"], "above"),
+                ):
+                    if share > 0.5:
+                        entry["warning"] = (
+                            f"{method} chose {name} at the {end} value of its grid ({value}) "
+                            f"in {share:.0%} of {len(picks)} tuned cells: the best value may "
+                            f"lie {side} the grid"
+                        )
+            else:
+                labels = [_value_label(v) for v in picks]
+                order = dict.fromkeys([*map(_value_label, values), *labels])
+                entry["shares"] = {
+                    label: labels.count(label) / len(labels) for label in order
+                }
+            edges.setdefault(method, {})[name] = entry
+    return edges
+
+
+def _grid_edge_lines(edges):
+    rows = []
+    for method, parameters in edges.items():
+        for name, entry in parameters.items():
+            numeric = "lowest" in entry
+            rows.append(
+                {
+                    "method": method,
+                    "parameter": name,
+                    "grid": ", ".join(map(_value_label, entry["grid"])),
+                    "tuned cells": entry["cells"],
+                    "at lowest": f"{entry['lowest']:.0%}" if numeric else "",
+                    "at highest": f"{entry['highest']:.0%}" if numeric else "",
+                    "choices": ""
+                    if numeric
+                    else ", ".join(f"{k}: {v:.0%}" for k, v in entry["shares"].items()),
+                }
+            )
+    lines = [
+        "### Grid edges of the tuned choices",
+        "",
+        "Share of the tuned cells whose chosen value is the lowest, and the highest, of the "
+        "method's grid (a neighbour count clipped below the grid on a small training part "
+        "counts as the lowest); non-numeric choices as shares of each value. An end chosen "
+        "in more than half of the cells suggests widening the grid beyond it.",
+        "",
+        markdown_table(pd.DataFrame(rows).set_index("method"), "method"),
+        "",
+    ]
+    warnings_ = [entry["warning"] for p in edges.values() for entry in p.values()
+                 if entry.get("warning")]
+    lines += [f"**Warning:** {message}." for message in warnings_]
+    return lines + ([""] if warnings_ else [])
+
+
+def failed_cells(results):
+    """Failed cells (an error instead of scores), counted overall and per method.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of ``results.csv``.
+
+    Returns
+    -------
+    failed : dict
+        ``count`` failed of ``cells``, and ``by_method``: ``{method: {"default": n,
+        "tuned": n}}`` for the methods with a failed cell.
+    """
+    failures = results[results["error"] != ""]
+    by_method = {}
+    for (method, tuned), rows in failures.groupby(["method", "tuned"], sort=True):
+        counts = by_method.setdefault(str(method), {"default": 0, "tuned": 0})
+        counts["tuned" if tuned else "default"] = len(rows)
+    return {"count": len(failures), "cells": len(results), "by_method": by_method}
 
 
 def _grid_lines():
@@ -466,12 +615,18 @@ def write_report(
     dataset_names = [d.name for d in datasets if d.name in set(results["dataset"])]
     default = _select(results, tuned=False)
     scores, statistics, units = _statistics(default, metric, methods, dataset_names)
-    stats_json = {"metric": metric, "default": statistics}
-    tuned = None
+    stats_json = {"metric": metric, "default": statistics, "failed_cells": failed_cells(results)}
+    tuned, edges = None, {}
     if protocol["tune"] and results["tuned"].any():
         tuned = _select(results, tuned=True)
         _, tuned_statistics, tuned_units = _statistics(tuned, metric, methods, dataset_names)
         stats_json["tuned"] = tuned_statistics
+        edges = grid_edges(results)
+        stats_json["grid_edges"] = edges
+        for parameters in edges.values():
+            for entry in parameters.values():
+                if entry.get("warning"):
+                    warnings.warn(entry["warning"], UserWarning, stacklevel=2)
     (out_dir / "stats.json").write_text(json.dumps(stats_json, indent=2, allow_nan=False) + "\n")
 
     complete = statistics["datasets_used"]
@@ -584,6 +739,8 @@ def write_report(
             markdown_table(side, "method"),
             "",
         ]
+        if edges:
+            lines += _grid_edge_lines(edges)
     lt_names = [d.name for d in datasets if d.protocol == "long-tail" and d.name in dataset_names]
     if lt_names:
         lines += [
@@ -616,6 +773,9 @@ def write_report(
         grouped = failures.groupby(["dataset", "method", "tuned", "error"]).size().rename("cells")
         lines += [
             "## Failed cells",
+            "",
+            f"{len(failures)} of {len(results)} cells failed (`failed_cells` in `stats.json`); "
+            "a failed cell has no scores and ranks its method last on its dataset's split.",
             "",
             markdown_table(grouped.reset_index().set_index("dataset"), "dataset"),
             "",
