@@ -425,8 +425,9 @@ def render(results, machine, command):
             "script with `OMP_WAIT_POLICY=PASSIVE` there; see [scaling](scaling.md) for the "
             "thread settings.",
         ]
+    lines += ["", "## GPU"]
     if not machine["gpu_available"]:
-        lines += ["", "## GPU", "",
+        lines += ["",
                   "No CUDA GPU was available for this run (`torch.cuda.is_available()` is "
                   "False), so this page has no GPU figures. On a machine with one, "
                   "`python benchmarks/bench_fit.py --device cuda --write-docs` records them "
@@ -435,6 +436,7 @@ def render(results, machine, command):
                   "one. The CUDA code paths have tests that skip without a GPU "
                   "(in `tests/test_fast_path.py`, `tests/test_losses.py`, "
                   "`tests/test_classifier.py` and `tests/test_bad_input.py`)."]
+    lines += ["", _gpu_section()]
     if "fit" in results:
         fit = results["fit"]
         lines += ["", "## Fit: ELMClassifier against a hand-written loop and skorch", "",
@@ -542,13 +544,23 @@ def main(argv=None):
         print(f"wrote {DOCS_PAGE}")
 
 
-def _search_section():
-    """The section that ``bench_search.py`` keeps in the same page, carried over unchanged."""
-    begin, end = "<!-- bench_search: begin -->", "<!-- bench_search: end -->"
+def _carried_block(begin, end):
+    """The block between ``begin`` and ``end`` of the page, markers included, or ''."""
     page = DOCS_PAGE.read_text() if DOCS_PAGE.exists() else ""
     if begin not in page or end not in page:
         return ""
-    return "\n" + page[page.index(begin) : page.index(end) + len(end)] + "\n"
+    return page[page.index(begin) : page.index(end) + len(end)]
+
+
+def _gpu_section():
+    """What ``bench_gpu.py --write-docs`` wrote in the GPU section, carried over unchanged."""
+    return _carried_block("<!-- bench_gpu: begin -->", "<!-- bench_gpu: end -->")
+
+
+def _search_section():
+    """The section that ``bench_search.py`` keeps in the same page, carried over unchanged."""
+    block = _carried_block("<!-- bench_search: begin -->", "<!-- bench_search: end -->")
+    return "\n" + block + "\n" if block else ""
 
 
 NOTES = """
@@ -563,8 +575,12 @@ NOTES = """
 - **Fused optimizer kernels.** Adam, AdamW and SGD are built with `fused=True` (unless the user
   passes `optimizer__fused`, `optimizer__foreach` or `optimizer__differentiable`): the same
   update, one kernel for all parameters instead of a Python loop of small ops per parameter.
-- **Per batch,** skorch's loop adds only its callbacks' `on_batch_begin`/`on_batch_end`, two
-  history entries and one `loss.item()`; the divergence guard adds one `isfinite` check.
+- **No wait for the device inside an epoch.** The batch losses stay on the device; at the end
+  of the epoch one transfer fills skorch's per-batch history and the divergence check (a
+  NaN or infinite loss is reported with its epoch and first batch). On CUDA the data are
+  copied to the device once per fit when they fit in half its free memory, and the training
+  steps are captured in CUDA graphs (`cuda_graphs="auto"`). Per batch, skorch's loop adds
+  only its callbacks' `on_batch_begin`/`on_batch_end` and two history entries.
   `ELMNet` skips skorch's per-batch `module.train()` walk when every module is already in
   training mode (and no module overrides `train`).
 - **A cheaper cosine head** (in every contender, since they share the module):

@@ -21,17 +21,22 @@ from collections.abc import Mapping
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
+from skorch.dataset import get_len
 from torch import nn
 from torch.utils.data import Dataset
 
+from ._cuda_graphs import per_batch_callbacks, plan_graphs
 from .losses import row_weights, weighted_mean
 
-__all__ = ["TrainingDivergedError", "divergence_error", "fusable", "scale_logits"]
+__all__ = ["TrainingDivergedError", "device_resident", "divergence_error", "fusable",
+           "scale_logits"]
 
 #: keys of the dict that carries inputs and sample weights in a weighted batch
 INPUT_KEY, WEIGHT_KEY = "X", "sample_weight"
 # optimizers with a fused kernel on CPU and CUDA (one kernel for all parameters per step)
 _FUSABLE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+#: share of the free accelerator memory that a fit's data may take to stay on the device
+DEVICE_DATA_FRACTION = 0.5
 
 
 class TrainingDivergedError(FloatingPointError, RuntimeError):
@@ -107,13 +112,39 @@ class TensorData(Dataset):
         return TensorData(move(self.X), move(self.y), move(self.sample_weight))
 
 
+def device_resident(data, device):
+    """``data`` copied to ``device`` once, when it is a CUDA device with room for it.
+
+    The copy may take at most :data:`DEVICE_DATA_FRACTION` of the device's free memory;
+    beyond that (and on the CPU) ``data`` is returned as it is, and :class:`BatchIterator`
+    copies each batch from pinned host memory instead.
+    """
+    device = torch.device(device)
+    if device.type != "cuda" or data.X.device.type != "cpu" or not torch.cuda.is_available():
+        return data
+    tensors = [t for t in (data.X, data.y, data.sample_weight) if t is not None]
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    free, _ = torch.cuda.mem_get_info(device)
+    if size > DEVICE_DATA_FRACTION * free:
+        return data
+
+    def move(t):
+        # from pinned memory, so that the copy does not wait for the device to go idle
+        return None if t is None else t.pin_memory().to(device, non_blocking=True)
+
+    return TensorData(move(data.X), move(data.y), move(data.sample_weight))
+
+
 class BatchIterator:
     """Iterate over ``TensorData`` in mini-batches by slicing whole tensors.
 
     Yields ``(X, y)``, or ``({"X": X, "sample_weight": w}, y)`` when the data has sample
-    weights. Shuffling draws one permutation per epoch from ``generator``. When the data lives
-    on the CPU and ``device`` is CUDA, each batch is gathered straight into pinned memory and
-    copied with ``non_blocking=True``: one host-to-device transfer per tensor per batch.
+    weights. Shuffling draws one permutation per epoch from ``generator`` (a CPU generator: the
+    same batch order on every device, and a state that checkpoints and warm starts carry);
+    on CUDA it travels to the device with one non-blocking copy, and the batches are gathered
+    there from device-resident data (see :func:`device_resident`). When the data lives on the
+    CPU and ``device`` is CUDA, each batch is gathered straight into pinned memory and copied
+    with ``non_blocking=True``: one host-to-device transfer per tensor per batch.
     """
 
     def __init__(self, data, batch_size, device, shuffle=False, generator=None):
@@ -151,7 +182,9 @@ class BatchIterator:
                and torch.cuda.is_available())
         order = None
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(data.X.device)
+            order = torch.randperm(n, generator=self.generator)
+            if data.X.device.type == "cuda":
+                order = order.pin_memory().to(data.X.device, non_blocking=True)
         for start in range(0, n, size):
             rows = slice(start, start + size) if order is None else order[start : start + size]
             X = self._take(data.X, rows, pin)
@@ -192,29 +225,59 @@ class ELMNet(NeuralNet):
 
     Extra parameters (besides skorch's): ``s`` is the logit scale (see :meth:`scale`);
     ``augment_padding`` / ``augment_flip`` turn on per-batch image augmentation; ``precision``
-    in {"fp32", "bf16", "fp16"}; ``shuffle_seed`` seeds the batch order.
+    in {"fp32", "bf16", "fp16"}; ``shuffle_seed`` seeds the batch order; ``cuda_graphs``
+    ("auto", True or False) captures the training steps in CUDA graphs
+    (:mod:`sklearn_elm._cuda_graphs`).
+
+    An epoch runs without waiting for the device: on CUDA the data are copied to the device
+    once per fit (:func:`device_resident`), the batch losses stay on the device until the
+    epoch ends, and then one transfer fills skorch's per-batch history and the divergence
+    check. Callbacks that run on every batch (``on_batch_begin``, ``on_batch_end``,
+    ``on_grad_computed``) get skorch's behaviour instead: each batch's loss is read, recorded
+    and checked as soon as it is computed.
     """
 
     def __init__(self, *args, s=1.0, augment_padding=0, augment_flip=False,
-                 precision="fp32", shuffle_seed=0, **kwargs):
+                 precision="fp32", shuffle_seed=0, cuda_graphs="auto", **kwargs):
         super().__init__(*args, **kwargs)
         self.s = s
         self.augment_padding = augment_padding
         self.augment_flip = augment_flip
         self.precision = precision
         self.shuffle_seed = shuffle_seed
+        self.cuda_graphs = cuda_graphs
 
     # ---------------------------------------------------------------- batches
     def get_iterator(self, dataset, training=False):
         if not isinstance(dataset, TensorData):
             # e.g. ``net.forward(numpy_array)`` wraps X in skorch's Dataset: skorch's DataLoader
+            self._target_bounds_ = None  # targets not range-checked: the loss checks each batch
             return super().get_iterator(dataset, training=training)
+        dataset = device_resident(dataset, self._data_device())
+        self._bound_targets(dataset)
         if training:
             if not hasattr(self, "shuffle_generator_"):
                 self.shuffle_generator_ = torch.Generator().manual_seed(self.shuffle_seed)
             return BatchIterator(dataset, self.batch_size, self._data_device(), shuffle=True,
                                  generator=self.shuffle_generator_)
         return BatchIterator(dataset, self.batch_size, self._data_device())
+
+    def _bound_targets(self, dataset):
+        """Record the smallest and largest target of ``dataset`` (one read per iterator).
+
+        The criteria's ``per_sample`` checks every batch's targets against the number of
+        classes, which reads the device at every step; with the whole dataset's range known,
+        :meth:`weighted_loss` checks that range instead, without reading the device.
+        """
+        if dataset.y.numel() == 0 or dataset.y.is_floating_point():
+            self._target_bounds_ = None
+            return
+        low, high = (int(v) for v in torch.aminmax(dataset.y))
+        bounds = getattr(self, "_target_bounds_", None)
+        if bounds is not None and getattr(self, "_in_fit_loop_", False):
+            # the training and validation iterators of one fit: the range of both
+            low, high = min(low, bounds[0]), max(high, bounds[1])
+        self._target_bounds_ = (low, high)
 
     def _data_device(self):
         # under accelerate (device=None) the accelerator places the model: follow it
@@ -227,7 +290,10 @@ class ELMNet(NeuralNet):
         if self.precision == "fp32":
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(torch.device(self._data_device()).type, dtype=dtype)
+        device_type = torch.device(self._data_device()).type
+        # the cache of cast weights must not outlive a captured step (torch.cuda.graphs)
+        capturing = device_type == "cuda" and torch.cuda.is_current_stream_capturing()
+        return torch.autocast(device_type, dtype=dtype, cache_enabled=not capturing)
 
     def initialize_optimizer(self, triggered_directly=None):
         """Build the optimizer as skorch does, with the fused kernel where torch has one.
@@ -272,22 +338,38 @@ class ELMNet(NeuralNet):
         criterion = self.criterion_
         if not criterion_applies_scale(criterion):
             logits = self.scale(logits)
-        per_sample = criterion.per_sample(logits, y)
+        per_sample = self._per_sample(criterion, logits, y)
         class_weight = getattr(criterion, "weight", None)
         if class_weight is not None:
             class_weight = class_weight.to(per_sample.dtype)
         return weighted_mean(per_sample, row_weights(y, class_weight, sample_weight))
 
+    def _per_sample(self, criterion, logits, y):
+        """The criterion's per-sample losses, range-checking targets without a device read.
+
+        When the iterator recorded the targets' range (:meth:`_bound_targets`), that range is
+        compared with the logits' columns in Python and the criterion's
+        ``checked_per_sample`` runs; otherwise, or when anything looks wrong, its
+        ``per_sample`` validates the batch (and raises its error).
+        """
+        bounds = getattr(self, "_target_bounds_", None)
+        checked = getattr(criterion, "checked_per_sample", None)
+        n_classes = getattr(criterion, "_n_classes", lambda: None)()
+        if (bounds is None or checked is None or logits.ndim != 2 or y.ndim != 1
+                or n_classes not in (None, logits.shape[1])
+                or bounds[0] < 0 or bounds[1] >= logits.shape[1]):
+            return criterion.per_sample(logits, y)
+        return checked(logits, y)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted loss of a batch; sample weights come from ``X`` when it carries them.
 
-        In training, a NaN or infinite loss raises :class:`TrainingDivergedError`.
+        A NaN or infinite training loss raises :class:`TrainingDivergedError` at the end of
+        its epoch (see :meth:`run_single_epoch`), not here: checking here would make the host
+        wait for the device at every step.
         """
         _, sample_weight = split_weights(X)
-        loss = self.weighted_loss(y_pred, y_true, sample_weight)
-        if training:
-            self._check_finite(loss)
-        return loss
+        return self.weighted_loss(y_pred, y_true, sample_weight)
 
     # ---------------------------------------------------------------- steps
     def _set_training(self, training=True):
@@ -307,12 +389,63 @@ class ELMNet(NeuralNet):
             return
         super()._set_training(training)
 
-    def _check_finite(self, loss):
-        if not torch.isfinite(loss):
-            # skorch appends the epoch and the batch to the history before the step runs
-            epoch = len(self.history)
-            batch = max(len(self.history[-1]["batches"]), 1) if epoch else 1
-            raise divergence_error(loss.item(), max(epoch, 1), batch, self.lr)
+    def fit_loop(self, X, y=None, epochs=None, **kwargs):
+        """skorch's fit loop, with the training steps captured in CUDA graphs where they can be.
+
+        See :func:`sklearn_elm._cuda_graphs.plan_graphs` for when the steps run eagerly.
+        """
+        self._in_fit_loop_, self._target_bounds_ = True, None
+        self._step_graphs_ = plan_graphs(self, self.cuda_graphs, self._data_device(), ELMNet)
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **kwargs)
+        finally:
+            # the graphs hold a memory pool on the device: release it with the fit
+            if getattr(self, "_step_graphs_", None) is not None:
+                self._step_graphs_.close()
+            self._in_fit_loop_, self._step_graphs_, self._target_bounds_ = False, None, None
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One epoch of training or validation, reading the device once, at its end.
+
+        The batch losses stay on the device; one transfer at the end records them in the
+        history (``train_loss`` / ``valid_loss`` and batch sizes per batch, as skorch does)
+        and checks the training losses: a NaN or infinite one raises
+        :class:`TrainingDivergedError` naming the epoch and the first such batch. With
+        callbacks that run on every batch, each loss is read as soon as it is computed.
+        """
+        if iterator is None:
+            return
+        graphs = getattr(self, "_step_graphs_", None) if training else None
+        if graphs is not None:
+            graphs.new_epoch()
+        live = bool(per_batch_callbacks(self))
+        losses, sizes = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            graphs = getattr(self, "_step_graphs_", None) if training else None
+            step = (graphs.step if graphs is not None else step_fn)(batch, **fit_params)
+            sizes.append(get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch))
+            if live:
+                value = step["loss"].item()
+                self._record_batch(prefix, value, sizes[-1])
+                if training and not math.isfinite(value):
+                    raise divergence_error(value, len(self.history), len(sizes), self.lr)
+            else:
+                losses.append(step["loss"].detach())
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            values = torch.stack(losses).tolist()  # the epoch's one read of the device
+            batches = self.history[-1]["batches"][-len(values):]
+            for row, value, size in zip(batches, values, sizes, strict=True):
+                row[prefix + "_loss"], row[prefix + "_batch_size"] = value, size
+            first = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+            if training and first is not None:
+                raise divergence_error(values[first], len(self.history), first + 1, self.lr)
+        self.history.record(prefix + "_batch_count", len(sizes))
+
+    def _record_batch(self, prefix, loss, size):
+        self.history.record_batch(prefix + "_loss", loss)
+        self.history.record_batch(prefix + "_batch_size", size)
 
     def infer(self, x, **fit_params):
         """Module output for a batch's ``X``, without its sample weights.

@@ -375,6 +375,14 @@ class TrainingCheckpoint(Callback):
                     # has; DRW sets it again at every epoch start anyway
                     component.load_state_dict(state_dict, strict=False)
                     component.to(net.device)
+                elif group == "optimizers":
+                    # a checkpoint written while CUDA graphs ran has capturable=True, which
+                    # this net (perhaps on the CPU) may not support: keep the net's own flags
+                    flags = [g.get("capturable") for g in component.param_groups]
+                    component.load_state_dict(state_dict)
+                    for param_group, flag in zip(component.param_groups, flags, strict=False):
+                        if flag is not None:
+                            param_group["capturable"] = flag
                 else:
                     component.load_state_dict(state_dict)
         torch.set_rng_state(state["torch_rng"])

@@ -589,6 +589,14 @@ class _WeightedLoss(nn.Module):
         losses : torch.Tensor of shape (n_samples,)
         """
         logits = _check_logits_target(logits, target, self._n_classes())
+        return self.checked_per_sample(logits, target)
+
+    def checked_per_sample(self, logits, target):
+        """:meth:`per_sample` of inputs the caller has already validated: the ``core`` alone.
+
+        For a training loop that checks the targets' range once per dataset rather than at
+        every batch (that check reads the device); the inputs are used as they are.
+        """
         arguments = {
             name: value.to(device=logits.device, dtype=logits.dtype)
             if isinstance(value, torch.Tensor) else value

@@ -135,6 +135,8 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         Training precision.
     compile : bool, default=False
         ``torch.compile`` the module.
+    cuda_graphs : "auto" or bool, default="auto"
+        CUDA-graph capture of the training steps, as in :class:`ELMClassifier`.
     device : str, default="auto"
         Torch device; "auto" picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -272,6 +274,7 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         checkpoint_dir=None,
         precision="fp32",
         compile=False,
+        cuda_graphs="auto",
         device="auto",
         random_state=None,
         verbose=0,
@@ -313,6 +316,7 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.precision = precision
         self.compile = compile
+        self.cuda_graphs = cuda_graphs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -722,7 +726,8 @@ def _format_results(candidates, scores, fit_times, score_times, batched):
     if np.isnan(means).all():
         rank = np.ones(n_candidates, dtype=np.int32)
     else:
-        # NaN ranks last, tied with the worst; equal means share the best rank of the tie
+        # as GridSearchCV: NaN ranks last, after the worst mean (NaNs tie with each other);
+        # equal means share the best rank of the tie
         filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
         rank = rankdata(-filled, method="min").astype(np.int32)
     results["rank_test_score"] = rank

@@ -132,6 +132,18 @@ def test_an_empty_results_file_resumes_cleanly(folder, finished, content):
     _assert_same_as_uninterrupted(folder, finished)
 
 
+@pytest.mark.parametrize("content", ["", "header"])
+def test_empty_results_files_without_protocol_json_start_afresh(folder, finished, content):
+    # no row was written: nothing needs a protocol to be read, so the run starts
+    for name in FILES:
+        path = folder / name
+        path.write_text(path.read_text().split("\n", 1)[0] + "\n" if content else "")
+    (folder / "protocol.json").unlink()
+    _run(folder)
+    assert (folder / "protocol.json").is_file()
+    _assert_same_as_uninterrupted(folder, finished)
+
+
 def test_a_folder_without_protocol_json_is_refused_not_relabelled(folder, finished):
     (folder / "protocol.json").unlink()
     before = (folder / "results.csv").read_text()

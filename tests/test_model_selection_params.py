@@ -8,6 +8,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils._param_validation import InvalidParameterError, make_constraint
 
@@ -134,6 +135,20 @@ def test_every_fit_gets_its_own_copy_of_a_module_instance(table):
     assert search.best_estimator_.module_ is not module
 
 
+def test_every_fit_gets_its_own_copy_of_the_grid_values(table):
+    X, y = table
+    module = MLP(n_features=4, n_classes=2, hidden_layer_sizes=(8,))
+    initial = {k: v.clone() for k, v in module.state_dict().items()}
+    schedule = WarmupMultiStepLR(warmup_epochs=0, milestones=(1,), gamma=0.1)
+    search = ELMClassifierCV(**TINY, param_grid={"module": [module], "lr_schedule": [schedule]},
+                             cv=2).fit(X, y)
+    # as GridSearchCV: the candidate's values are cloned for every fit and the refit
+    assert search.best_estimator_.module is not module
+    assert search.best_estimator_.lr_schedule is not schedule
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, initial[name]), name
+
+
 def test_deep_grid_key_of_a_parameter_without_parameters_is_refused(table):
     X, y = table
     search = ELMClassifierCV(**TINY, lr_schedule=None, param_grid={"lr_schedule__gamma": [0.5]})
@@ -147,6 +162,74 @@ def test_routed_grid_keys_run_one_by_one(table):
     search = ELMClassifierCV(**TINY, param_grid=grid, cv=2).fit(X, y)
     assert not search.cv_results_["batched"].any()
     assert search.best_estimator_.optimizer__betas == search.best_params_["optimizer__betas"]
+
+
+# ------------------------------------------------------------------------------ folds
+def test_a_class_smaller_than_the_folds_warns_when_the_largest_has_exactly_as_many():
+    # 5 and 3 samples, 5 folds: the smallest class misses 2 test folds (the largest class fills
+    # every fold exactly, so the split itself is allowed)
+    X = np.random.RandomState(0).normal(size=(8, 3))
+    y = np.repeat([0, 1], [5, 3])
+    search = ELMClassifierCV(**{**TINY, "max_epochs": 1}, param_grid={"lam": [0.0]}, cv=5,
+                             refit=False)
+    with pytest.warns(UserWarning, match="class 1 has only 3 samples, fewer than the 5 folds"):
+        search.fit(X, y)
+
+
+def test_sample_weights_reach_every_fit_of_the_search(table):
+    X, y = table
+    weights = np.where(y == 1, 5.0, 1.0)
+    weights[:30] = 0.0
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    search = ELMClassifierCV(**TINY, param_grid={"lam": [0.0, 1.0]}, cv=cv,
+                             scoring="neg_log_loss", refit=False)
+    search.fit(X, y, sample_weight=weights)
+    # each fit is the weighted single fit on its training part; scored without weights
+    # (log-loss: continuous, so a fit that lost its weights shows)
+    for c, lam in enumerate([0.0, 1.0]):
+        for k, (train, test) in enumerate(cv.split(X, y)):
+            single = ELMClassifier(**TINY, lam=lam)
+            expected = -log_loss(y[test], single.fit(X[train], y[train],
+                                                     sample_weight=weights[train])
+                                 .predict_proba(X[test]))  # fmt: skip
+            unweighted = -log_loss(y[test], single.fit(X[train], y[train])
+                                   .predict_proba(X[test]))  # fmt: skip
+            # float32 rounding of the batched fits, against a difference of the weights' size
+            assert search.cv_results_[f"split{k}_test_score"][c] == pytest.approx(expected,
+                                                                                  rel=1e-3)
+            assert expected != pytest.approx(unweighted, rel=0.1)
+
+
+def test_sample_weights_leaving_one_class_are_refused_before_any_fit(table, monkeypatch):
+    import sklearn_elm.model_selection as ms
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the search trained networks")
+
+    monkeypatch.setattr(ms, "fit_members", no_fit)
+    X, y = table
+    weights = (y == 0).astype(float)  # every sample of class 1 weighs nothing
+    with pytest.raises(ValueError, match="sample_weight leaves a single class with positive"):
+        ELMClassifierCV(**TINY, param_grid={"lam": [0.0]}, cv=2).fit(X, y, sample_weight=weights)
+
+
+def test_declared_classes_are_checked_against_y_before_any_fit(table, monkeypatch):
+    import sklearn_elm.model_selection as ms
+
+    X, y = table
+    # a declared class absent from y is allowed, and kept in classes_
+    search = ELMClassifierCV(**TINY, classes=[0, 1, 2], param_grid={"lam": [0.0]}, cv=2)
+    np.testing.assert_array_equal(search.fit(X, y).classes_, [0, 1, 2])
+    search.set_params(refit=False)
+    np.testing.assert_array_equal(search.fit(X, y).classes_, [0, 1, 2])
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the search trained networks")
+
+    monkeypatch.setattr(ms, "fit_members", no_fit)
+    # a label of y that is not declared is refused before training
+    with pytest.raises(ValueError, match=r"y contains labels \[1\] not in classes"):
+        ELMClassifierCV(**TINY, classes=[0, 2], param_grid={"lam": [0.0]}, cv=2).fit(X, y)
 
 
 # ------------------------------------------------------------------------------ n_jobs

@@ -4,6 +4,9 @@ A scorer that returns fixed values per candidate and split makes ties, spreads a
 deterministic and cheap, so both searches can be compared key by key.
 """
 
+import dataclasses
+import time
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
@@ -164,3 +167,46 @@ def test_batched_reason_says_why_a_candidate_ran_one_by_one(data):
     assert results["batched"].tolist() == [True, False]
     first, second = results["batched_reason"]
     assert first == "" and "optimizer__betas" in second
+
+
+def test_fit_and_score_times_are_summarised_per_candidate(data, monkeypatch):
+    import sklearn_elm.model_selection as ms
+
+    X, y, splits = data
+    # known fit times per (candidate, split), in the order the search lists its fits
+    fit_times = np.array([[1.0, 3.0], [2.0, 6.0]])
+    fit_members = ms.fit_members
+
+    def timed(*args, **kwargs):
+        results = fit_members(*args, **kwargs)
+        return [dataclasses.replace(result, fit_time=float(seconds))
+                for result, seconds in zip(results, fit_times.ravel(), strict=True)]
+
+    def slow_scorer(estimator, X, y):
+        time.sleep(0.01)
+        return FIXED_SCORES[estimator.lam][TEST_SIZES.index(len(y))]
+
+    monkeypatch.setattr(ms, "fit_members", timed)
+    search = ELMClassifierCV(**TINY, param_grid={"lam": [0.0, 0.5]}, cv=splits,
+                             scoring=slow_scorer, refit=False).fit(X, y)
+    results = search.cv_results_
+    np.testing.assert_array_equal(results["mean_fit_time"], [2.0, 4.0])
+    np.testing.assert_array_equal(results["std_fit_time"], [1.0, 2.0])  # ddof=0
+    # every scoring call slept 10 ms: never less, and far from the fit times
+    assert ((results["mean_score_time"] >= 0.01) & (results["mean_score_time"] < 0.9)).all()
+    assert ((results["std_score_time"] >= 0) & (results["std_score_time"] < 0.9)).all()
+
+
+def test_a_candidate_is_batched_only_when_all_its_fits_were(data):
+    X, y, splits = data
+    # the second training part keeps no weighted sample of class 1: that fit is refused,
+    # the first one trains batched
+    weights = np.ones(len(y))
+    weights[np.intersect1d(splits[1][0], np.flatnonzero(y == 1))] = 0.0
+    search = ELMClassifierCV(**TINY, param_grid={"lam": [0.0]}, cv=splits, refit=False,
+                             error_score=0.0)
+    with pytest.warns(FitFailedWarning, match="1 fits failed out of a total of 2"):
+        search.fit(X, y, sample_weight=weights)
+    assert search.batched_.tolist() == [[True, False]]
+    assert search.cv_results_["batched"].tolist() == [False]
+    assert "sample_weight" in search.cv_results_["batched_reason"][0]

@@ -43,7 +43,7 @@ from ._methods import (
     make_method,
 )
 from ._report import markdown_table, write_report
-from ._results import ProtocolMismatchError, read_per_class, read_results
+from ._results import ProtocolMismatchError, ResultsFolderError, read_per_class, read_results
 from ._runner import METRICS, make_splits, run_benchmark
 from ._suites import (
     DEFAULT_SUITE,
@@ -72,6 +72,7 @@ __all__ = [
     "BenchmarkDataset",
     "MethodSpec",
     "ProtocolMismatchError",
+    "ResultsFolderError",
     "SamplerUnavailableError",
     "inner_budget",
     "load_data_dir",
