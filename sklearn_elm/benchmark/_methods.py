@@ -42,7 +42,6 @@ __all__ = [
     "SAMPLER_METHODS",
     "INNER_FOLDS",
     "MethodSpec",
-    "SamplerUnavailableError",
     "inner_budget",
     "make_custom_method",
     "make_method",
@@ -185,14 +184,6 @@ _NEIGHBOUR_PARAMS = {
     "adasyn": "n_neighbors",
     "smote-tomek": "k_neighbors",
 }
-
-
-class SamplerUnavailableError(ValueError):
-    """The sampler of a method cannot run on this training part.
-
-    The built-in samplers no longer raise it: the interpolating ones adapt to classes with
-    few samples (see :func:`make_method`).
-    """
 
 
 def inner_budget(method):
