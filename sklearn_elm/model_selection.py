@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import os
 import time
@@ -13,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
-from sklearn.model_selection._search import _yield_masked_array_for_each_param
+from sklearn.model_selection._search import BaseSearchCV, _yield_masked_array_for_each_param
 from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -412,7 +413,10 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Labels of any type.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-sample weights of the training loss (not of the scores).
+            Non-negative per-sample weights of the training loss, and of the test scores
+            where the installed scikit-learn's ``GridSearchCV`` weights them too (recent
+            releases do, for a scorer that takes ``sample_weight``, and warn about one that
+            does not).
 
         Returns
         -------
@@ -451,6 +455,7 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
                     "classes are needed"
                 )
         scorer = check_scoring(base, scoring=self.scoring)
+        score_weights = sample_weight is not None and _scores_with_weights(scorer, self)
         splits = self._splits(X, y)
 
         n_candidates, n_splits = len(candidates), len(splits)
@@ -477,7 +482,8 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
             if error is None:
                 tic = time.perf_counter()
                 try:
-                    scores[c, k] = scorer(result.estimator, X[test], y[test])
+                    weights = {"sample_weight": sample_weight[test]} if score_weights else {}
+                    scores[c, k] = scorer(result.estimator, X[test], y[test], **weights)
                 except Exception as exc:  # recorded like a failed fit
                     error, stage = exc, "scoring"
                 score_times[c, k] = time.perf_counter() - tic
@@ -699,6 +705,28 @@ class ELMClassifierCV(_RoutedParamsMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _scores_with_weights(scorer, search):
+    """Whether ``GridSearchCV`` would pass the sample weights to ``scorer``.
+
+    Recent scikit-learn releases forward ``sample_weight`` to a scorer that accepts it, and
+    warn about one that does not; earlier ones never forward it (and lack the check).
+    """
+    if not hasattr(BaseSearchCV, "_check_scorers_accept_sample_weight"):
+        return False
+    if hasattr(scorer, "_accept_sample_weight"):
+        accept = scorer._accept_sample_weight()
+    else:
+        accept = "sample_weight" in inspect.signature(scorer).parameters
+    if not accept:
+        warnings.warn(
+            f"The scoring {scorer} does not support sample_weight, which may lead to "
+            f"statistically incorrect results when fitting {search} with sample_weight. ",
+            UserWarning,
+            stacklevel=3,
+        )
+    return accept
 
 
 def _format_results(candidates, scores, fit_times, score_times, batched):

@@ -184,16 +184,17 @@ def test_sample_weights_reach_every_fit_of_the_search(table):
     search = ELMClassifierCV(**TINY, param_grid={"lam": [0.0, 1.0]}, cv=cv,
                              scoring="neg_log_loss", refit=False)
     search.fit(X, y, sample_weight=weights)
-    # each fit is the weighted single fit on its training part; scored without weights
-    # (log-loss: continuous, so a fit that lost its weights shows)
+    # each fit is the weighted single fit on its training part, scored with the test part's
+    # weights as GridSearchCV does (log-loss: continuous, so a fit that lost its weights shows)
     for c, lam in enumerate([0.0, 1.0]):
         for k, (train, test) in enumerate(cv.split(X, y)):
             single = ELMClassifier(**TINY, lam=lam)
-            expected = -log_loss(y[test], single.fit(X[train], y[train],
-                                                     sample_weight=weights[train])
-                                 .predict_proba(X[test]))  # fmt: skip
-            unweighted = -log_loss(y[test], single.fit(X[train], y[train])
-                                   .predict_proba(X[test]))  # fmt: skip
+            weighted_fit = single.fit(X[train], y[train], sample_weight=weights[train])
+            expected = -log_loss(y[test], weighted_fit.predict_proba(X[test]),
+                                 sample_weight=weights[test])
+            plain_fit = single.fit(X[train], y[train])
+            unweighted = -log_loss(y[test], plain_fit.predict_proba(X[test]),
+                                   sample_weight=weights[test])
             # float32 rounding of the batched fits, against a difference of the weights' size
             assert search.cv_results_[f"split{k}_test_score"][c] == pytest.approx(expected,
                                                                                   rel=1e-3)

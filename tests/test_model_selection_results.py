@@ -210,3 +210,27 @@ def test_a_candidate_is_batched_only_when_all_its_fits_were(data):
     assert search.batched_.tolist() == [[True, False]]
     assert search.cv_results_["batched"].tolist() == [False]
     assert "sample_weight" in search.cv_results_["batched_reason"][0]
+
+
+
+def weight_total(estimator, X, y, sample_weight=None):
+    """A scorer that shows which weights it was given: their sum (-1 for none)."""
+    return -1.0 if sample_weight is None else float(np.sum(sample_weight))
+
+
+def test_sample_weights_reach_the_scores_as_in_grid_search(data):
+    X, y, splits = data
+    weights = np.random.default_rng(0).uniform(0.1, 5.0, len(y))
+    searches = [
+        search(**kwargs, cv=splits, scoring=weight_total).fit(X, y, sample_weight=weights)
+        for search, kwargs in (
+            (ELMClassifierCV, dict(**TINY, param_grid={"lam": [0.0, 1.0]})),
+            (GridSearchCV, dict(estimator=ELMClassifier(**TINY), param_grid={"lam": [0.0, 1.0]})),
+        )
+    ]
+    for k in range(len(splits)):
+        ours, theirs = (s.cv_results_[f"split{k}_test_score"] for s in searches)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)  # weights held in float32
+    # an unweighted fit scores unweighted, in both
+    assert ELMClassifierCV(**TINY, param_grid={"lam": [0.0]}, cv=splits,
+                           scoring=weight_total).fit(X, y).best_score_ == -1.0
