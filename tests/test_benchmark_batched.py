@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sklearn_elm import _batched
-from sklearn_elm.benchmark import BenchmarkDataset, _cli, run_benchmark
+from sklearn_elm.benchmark import BenchmarkDataset, _cli, _runner, run_benchmark
 from sklearn_elm.benchmark._results import ProtocolMismatchError, read_per_class, read_results
 
 CRITERION = ["elm", "ldam", "ce", "focal", "cb", "la"]
@@ -87,23 +87,35 @@ def test_networks_outside_the_batched_trainer_are_fitted_alone_and_say_why(tmp_p
     assert results["note"].str.startswith("fitted alone (precision=").all()
 
 
-def test_a_sampler_that_cannot_run_fails_its_cells_alone():
-    # 15 training samples per class made long-tailed at ratio 15: the rarest class keeps one,
-    # which SMOTE cannot interpolate from; the batched run records it as the cell-by-cell does
-    rng = np.random.RandomState(1)
-    X = np.vstack([rng.normal(k, 1, (30, 3)) for k in range(3)])
-    data = [BenchmarkDataset.from_arrays("lt15", X, np.repeat(["a", "b", "c"], 30), lt_ratio=15)]
+class _RefusingSampler:
+    """A sampler that cannot run on any training part."""
+
+    def fit_resample(self, X, y):
+        raise ValueError("this sampler cannot run here")
+
+
+def test_a_sampler_that_cannot_run_fails_its_cells_alone(monkeypatch):
+    # the smote cells' sampler refuses every training part: the batched run records the
+    # failure as the cell-by-cell run does, and the other cells are unaffected
+    make = _runner.make_method
+
+    def build(method, counts, **kwargs):
+        model = make(method, counts, **kwargs)
+        if method == "smote":
+            model.steps[2] = ("sample", _RefusingSampler())
+        return model
+
+    monkeypatch.setattr(_runner, "make_method", build)
     runs = {}
     for batched in (False, True):
         runs[batched] = _sorted(
-            run_benchmark(data, ["smote", "ce"], tempfile.mkdtemp(), n_splits=2, n_repeats=1,
-                          network_params=NETWORK, progress=False, log=lambda message: None,
-                          batched=batched)
+            run_benchmark(_datasets(), ["smote", "ce"], tempfile.mkdtemp(), n_splits=2,
+                          n_repeats=1, network_params=NETWORK, progress=False,
+                          log=lambda message: None, batched=batched)
         )
     single, batched = runs[False], runs[True]
     smote = batched["method"] == "smote"
-    assert (batched.loc[smote, "error"] != "").all()
-    assert batched.loc[smote, "error"].str.contains("SamplerUnavailableError").all()
+    assert batched.loc[smote, "error"].str.contains("cannot run here").all()
     assert batched.loc[smote, "error"].tolist() == single.loc[smote, "error"].tolist()
     assert batched.loc[smote, "balanced_accuracy"].isna().all()
     assert (batched.loc[~smote, "error"] == "").all()
@@ -157,7 +169,8 @@ def test_batched_and_unbatched_folders_do_not_mix(tmp_path):
         _run(tmp_path / "b", False, methods=["logreg-balanced"])
 
 
-def test_tuned_cells_are_not_batched(tmp_path):
+def test_tuned_criterion_cells_are_not_batched_by_the_runner(tmp_path):
+    # a tuned criterion cell is an ELMClassifierCV, which batches its own search
     results = _run(tmp_path, True, methods=["ce", "la"], tune=True)
     tuned = results[results["tuned"]]
     assert set(tuned["method"]) == {"la"}

@@ -12,18 +12,34 @@ cells in place of :func:`_evaluate_cell`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import numbers
 import platform
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed, parallel_backend
-from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, roc_auc_score
-from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
+from sklearn.base import clone
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    check_scoring,
+    f1_score,
+    make_scorer,
+    roc_auc_score,
+)
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    RepeatedStratifiedKFold,
+    StratifiedShuffleSplit,
+    check_cv,
+)
+from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
@@ -213,12 +229,17 @@ def _build(method, estimator, train_counts, random_state, settings):
     )
 
 
+def _params_text(params):
+    """The ``best_params`` column: a search's chosen parameters as JSON."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
 def _best_params(model):
     search = model if hasattr(model, "best_params_") else None
     if search is None and hasattr(model, "named_steps"):
         search = model.named_steps.get("classify")
     params = getattr(search, "best_params_", None)
-    return json.dumps(params, sort_keys=True, default=str) if params is not None else ""
+    return _params_text(params) if params is not None else ""
 
 
 def _evaluate_cell(dataset, method, estimator, repeat, fold, train, test, seed, settings):
@@ -327,21 +348,20 @@ def _score_cell(dataset, method, estimator, repeat, fold, train, test, seed, set
 
 
 def _is_batchable(method, estimator, settings):
-    """Whether a cell joins its dataset's batched fit: an untuned network (criterion or sampler)."""
-    return (
-        settings["batched"]
-        and estimator is None
-        and not settings["tuned"]
-        and METHOD_TABLE[method].family in _BATCHED_FAMILIES
-    )
+    """Whether a cell joins its dataset's batched fit: a network cell without its own engine.
 
-
-#: the families whose untuned cells end in an ELMClassifier, so the batched trainer can fit them
-_BATCHED_FAMILIES = ("criterion", "sampler")
+    An untuned criterion or sampler cell is one network; a tuned sampler cell is the networks
+    of its grid search (every candidate on every inner fold, then the refit). A tuned criterion
+    cell is an ``ELMClassifierCV``, which batches its own search.
+    """
+    if not settings["batched"] or estimator is not None:
+        return False
+    family = METHOD_TABLE[method].family
+    return family == "sampler" or (family == "criterion" and not settings["tuned"])
 
 
 class _StackedRows:
-    """Blocks of rows stacked into one matrix, for one call of the batched trainer."""
+    """Blocks of rows stacked into one matrix, for the calls of the batched trainer."""
 
     def __init__(self):
         self.X, self.y, self.size = [], [], 0
@@ -358,80 +378,284 @@ class _StackedRows:
         return np.vstack(self.X), np.concatenate(self.y)
 
 
-def _prepare_batched_cell(dataset, task, seed, stack, split_blocks):
-    """The member of one cell: its network's parameters and training rows in ``stack``.
+@dataclasses.dataclass
+class _BatchedCell:
+    """One cell of a dataset's batched fit, from its preparation to its scores.
 
-    Every split's imputation and standardisation, fitted on its training part, transforms the
-    whole dataset once into a block of ``stack`` (kept in float64 in ``split_blocks``, as the
-    pipeline would pass it on); a sampler method resamples its split's training rows of that
-    block into a block of its own. Returns ``(params, train_rows, test_rows, train_counts,
-    resample_time)``.
+    ``member`` indexes the members of the final :func:`fit_members` call (the cell's network,
+    or a tuned cell's refit); ``search`` holds a tuned cell's grid search until its choice.
     """
-    from sklearn.base import clone
 
-    _, method, _, repeat, fold, train, test, settings = task
-    train_counts = np.bincount(dataset.y[train], minlength=dataset.class_names.size)
-    pipeline = _build(method, None, train_counts, _cell_seed(seed, repeat, fold), settings)
+    task: tuple
+    train_counts: np.ndarray = None
+    test_rows: np.ndarray = None
+    member: int = None
+    seconds: float = 0.0  # resampling, and a tuned cell's inner training
+    batched: bool = True
+    reasons: list = dataclasses.field(default_factory=list)
+    best_params: str = ""
+    note: str = ""
+    failure: Exception = None
+    search: _InnerSearch = None
+
+
+@dataclasses.dataclass
+class _InnerSearch:
+    """The inner cross-validation of a tuned sampler cell, as its ``GridSearchCV`` runs it.
+
+    ``fits[c][k]`` is the inner member of candidate ``c`` on inner split ``k``, or the
+    exception its sampler raised; ``test_rows[k]`` the stacked rows of split ``k``'s test part.
+    """
+
+    search: GridSearchCV
+    candidates: list
+    fits: list
+    test_rows: list
+
+
+def _network_steps(pipeline, method):
+    """``(preprocessing, sampler or None, network)`` of a network method's pipeline."""
     steps = [name for name, _ in pipeline.steps]
-    if steps[:2] != ["impute", "scale"] or steps[-1] != "classify" or len(steps) > 4:
+    if steps[:2] != ["impute", "scale"] or steps[-1] != "classify" or steps[2:-1] not in (
+        [],
+        ["sample"],
+    ):
         raise ValueError(f"{method} is not a preprocessed network; it cannot be batched")
-    if (repeat, fold) not in split_blocks:
+    return pipeline[:2], pipeline.named_steps.get("sample"), pipeline.named_steps["classify"]
+
+
+def _params_key(estimator):
+    """A hashable key of an estimator's parameters (nested estimators by their own ones)."""
+    from sklearn.base import BaseEstimator
+
+    params = estimator.get_params(deep=True)
+    return tuple(
+        (name, repr(value))
+        for name, value in sorted(params.items())
+        if not isinstance(value, BaseEstimator)
+    )
+
+
+def _block(stack, blocks, key, preprocessing, X_fit, X, y):
+    """``X`` transformed by ``preprocessing`` fitted on ``X_fit``: ``(rows in stack, block)``.
+
+    The block is kept in float64 (as the pipeline passes it on to a sampler) under ``key``
+    in ``blocks``, so that the cells sharing a split and its preprocessing share its block.
+    """
+    key = (*key, _params_key(preprocessing))
+    if key not in blocks:
         with threadpool_limits(limits=1):
-            block = clone(pipeline[:2]).fit(dataset.X[train]).transform(dataset.X)
-        split_blocks[repeat, fold] = (stack.add(block, dataset.y), block)
-    rows, block = split_blocks[repeat, fold]
-    train_rows, resample_time = rows[train], 0.0
-    if "sample" in pipeline.named_steps:
-        start = time.perf_counter()
-        with threadpool_limits(limits=1):
-            X_res, y_res = pipeline.named_steps["sample"].fit_resample(
-                block[train], dataset.y[train]
+            block = clone(preprocessing).fit(X_fit).transform(X)
+        blocks[key] = (stack.add(block, y), block)
+    return blocks[key]
+
+
+def _training_rows(stack, rows, block, y, positions, sampler):
+    """``(rows, seconds)``: the stacked rows a network trains on, and the resampling time.
+
+    The rows at ``positions`` of a block, or, with a sampler, its resampling of them (fitted
+    on those rows, as the pipeline fits it), added to ``stack`` as a block of its own.
+    """
+    if sampler is None:
+        return rows[positions], 0.0
+    start = time.perf_counter()
+    with threadpool_limits(limits=1):
+        X_res, y_res = sampler.fit_resample(block[positions], y[positions])
+    return stack.add(X_res, y_res), time.perf_counter() - start
+
+
+def _add_network(dataset, cell, pipeline, stack, blocks, members, shared):
+    """Make ``pipeline``, fitted on the cell's training part, a member of the final fit.
+
+    The cell's split is preprocessed once (see :func:`_block`), and a sampler resamples its
+    training rows. A network already a member with the same pipeline on the same split (a
+    tuned cell's refit with the default parameters, say) is shared rather than trained twice.
+    """
+    _, method, _, repeat, fold, train, test, _ = cell.task
+    preprocessing, sampler, network = _network_steps(pipeline, method)
+    rows, block = _block(
+        stack, blocks, (repeat, fold), preprocessing, dataset.X[train], dataset.X, dataset.y
+    )
+    cell.test_rows = rows[test]
+    key = (repeat, fold, _params_key(pipeline))
+    if key not in shared:
+        train_rows, seconds = _training_rows(stack, rows, block, dataset.y, train, sampler)
+        members.append((network.get_params(deep=False), train_rows))
+        shared[key] = (len(members) - 1, seconds)
+    cell.member, seconds = shared[key]
+    cell.seconds += seconds
+
+
+def _add_inner_search(dataset, cell, search, stack, blocks, inner):
+    """Make every (candidate, inner split) network of a tuned cell's search a first-pass member.
+
+    The candidates, inner splits and scorer are those of ``search`` (the ``GridSearchCV``
+    :func:`make_method` returns): each inner split's preprocessing is fitted on its training
+    fold and transforms the cell's training part; each candidate's sampler resamples the
+    training fold. A sampler that raises leaves its exception in place of the member.
+    """
+    _, method, _, repeat, fold, train, _, _ = cell.task
+    if not (
+        isinstance(search, GridSearchCV)
+        and search.refit is True
+        and (search.scoring is None or isinstance(search.scoring, str) or callable(search.scoring))
+    ):
+        raise ValueError(f"the tuned {method} is not a single-metric grid search with refit")
+    X_train, y_train = dataset.X[train], dataset.y[train]
+    candidates = list(ParameterGrid(search.param_grid))
+    pipelines = [clone(search.estimator).set_params(**c) for c in candidates]
+    steps = [_network_steps(pipeline, method) for pipeline in pipelines]
+    splits = list(check_cv(search.cv, y_train, classifier=True).split(X_train, y_train))
+    fits = [[None] * len(splits) for _ in candidates]
+    test_rows = []
+    for k, (fold_train, fold_test) in enumerate(splits):
+        for c, (preprocessing, sampler, network) in enumerate(steps):
+            rows, block = _block(
+                stack, blocks, (repeat, fold, fold_train.tobytes()), preprocessing,
+                X_train[fold_train], X_train, y_train,
             )
-        resample_time = time.perf_counter() - start
-        train_rows = stack.add(X_res, y_res)
-    params = pipeline.named_steps["classify"].get_params(deep=False)
-    return params, train_rows, rows[test], train_counts, resample_time
+            try:
+                train_rows, seconds = _training_rows(
+                    stack, rows, block, y_train, fold_train, sampler
+                )
+            except Exception as exc:  # GridSearchCV's error_score decides
+                fits[c][k] = exc
+                continue
+            cell.seconds += seconds
+            inner.append((network.get_params(deep=False), train_rows))
+            fits[c][k] = len(inner) - 1
+        test_rows.append(rows[fold_test])
+    cell.search = _InnerSearch(search, candidates, fits, test_rows)
+
+
+def _choose(cell, results, X, y):
+    """The best candidate of a tuned cell's search, by ``GridSearchCV``'s rule.
+
+    Each fitted inner network is scored by the search's scorer on its test fold; a failed
+    fit or scoring gets ``error_score`` with ``GridSearchCV``'s warning (its ``ValueError``
+    when every fit failed, the failure itself for ``error_score="raise"``). The best is the
+    highest mean score, the first of a tie, a NaN mean ranking last.
+    """
+    from ..model_selection import _format_results
+
+    inner = cell.search
+    search, candidates = inner.search, inner.candidates
+    scorer = check_scoring(search.estimator, scoring=search.scoring)
+    shape = (len(candidates), len(inner.test_rows))
+    scores, fit_times = np.empty(shape), np.zeros(shape)
+    failures = []  # GridSearchCV's record of each fit: the error text, or None
+    for c, k in np.ndindex(shape):
+        fit = inner.fits[c][k]
+        result = None if isinstance(fit, Exception) else results[fit]
+        error = fit if result is None else result.error
+        if result is not None:
+            fit_times[c, k] = result.fit_time
+            cell.batched = cell.batched and result.batched
+            if result.reason and result.reason not in cell.reasons:
+                cell.reasons.append(result.reason)
+            if error is None and result.estimator is None:
+                error = RuntimeError("the fit failed")
+        if error is not None:
+            if search.error_score == "raise":
+                raise error
+            scores[c, k] = search.error_score
+            failures.append("".join(traceback.format_exception(error)))
+            continue
+        failures.append(None)
+        test_rows = inner.test_rows[k]
+        try:
+            scores[c, k] = scorer(result.estimator, X[test_rows], y[test_rows])
+        except Exception:
+            if search.error_score == "raise":
+                raise
+            scores[c, k] = search.error_score
+            warnings.warn(
+                "Scoring failed. The score on this train-test partition for these parameters "
+                f"will be set to {search.error_score}. Details: \n{traceback.format_exc()}",
+                UserWarning,
+                stacklevel=2,
+            )
+    _warn_or_raise_about_fit_failures([{"fit_error": f} for f in failures], search.error_score)
+    ranks = _format_results(
+        candidates, scores, fit_times, np.zeros(shape), np.ones(shape, dtype=bool)
+    )["rank_test_score"]
+    cell.seconds += float(fit_times.sum())
+    return candidates[int(np.argmin(ranks))]
+
+
+def _fit_pass(stack, members, n_jobs):
+    """One :func:`fit_members` call on the rows stacked so far: ``(results, X, y)``."""
+    from .. import _batched
+
+    if not members:
+        return [], None, None
+    X, y = stack.stacked()
+    return _batched.fit_members(X, y, members, n_jobs=n_jobs), X, y
 
 
 def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
-    """Fit the untuned network cells of one dataset in one :func:`fit_members` call.
+    """Fit the batched network cells of one dataset in (at most) two :func:`fit_members` calls.
 
-    A cell trains on its rows of one stacked matrix (see :func:`_prepare_batched_cell`) and is
-    scored on the rows of its test part. The network of each cell is the ``classify`` step of
-    the pipeline :func:`make_method` builds for it, so a method has one definition. A cell
-    whose preparation fails (a sampler that cannot run on its training part) is a failed cell,
-    as it would be cell by cell. Yields ``(row, per_class)``.
+    A cell trains on its rows of one stacked matrix and is scored on the rows of its test
+    part. The networks are the ``classify`` steps of what :func:`make_method` builds for the
+    cells, so a method has one definition. The first call trains the inner networks of the
+    tuned sampler cells (their ``GridSearchCV``'s candidates on its inner folds); then each
+    tuned cell chooses its candidate as ``GridSearchCV`` does, and the second call trains the
+    untuned cells' networks and the tuned cells' refits. A cell whose preparation or choice
+    fails (a sampler that cannot run on its training part) is a failed cell, as it would be
+    cell by cell. Yields ``(row, per_class)``.
     """
-    from .._batched import fit_members
-
-    stack, split_blocks, members, cells = _StackedRows(), {}, [], []
+    stack, blocks, shared = _StackedRows(), {}, {}
+    inner, members, cells = [], [], []
     for task in tasks:
+        cell = _BatchedCell(task)
+        _, method, _, repeat, fold, train, _, settings = task
+        cell.train_counts = np.bincount(dataset.y[train], minlength=dataset.class_names.size)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                params, train_rows, test_rows, train_counts, extra = _prepare_batched_cell(
-                    dataset, task, seed, stack, split_blocks
+                model = _build(
+                    method, None, cell.train_counts, _cell_seed(seed, repeat, fold), settings
                 )
+                if hasattr(model, "param_grid"):
+                    _add_inner_search(dataset, cell, model, stack, blocks, inner)
+                else:
+                    _add_network(dataset, cell, model, stack, blocks, members, shared)
             except Exception as exc:  # one failed cell must not end a long run
-                cells.append((task, None, None, None, 0.0, _warning_note(caught), exc))
-                continue
-        members.append((params, train_rows))
-        cells.append(
-            (task, len(members) - 1, test_rows, train_counts, extra, _warning_note(caught), None)
-        )
-    X_big, y_big = stack.stacked() if members else (None, None)
-    results = fit_members(X_big, y_big, members, n_jobs=n_jobs) if members else []
-    for task, member, test_rows, train_counts, resample_time, prepare_note, failure in cells:
-        _, method, _, repeat, fold, train, test, settings = task
+                cell.failure = exc
+        cell.note = _warning_note(caught)
+        cells.append(cell)
+
+    inner_results, X, y = _fit_pass(stack, inner, n_jobs)
+    for cell in cells:
+        if cell.search is None or cell.failure is not None:
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                best = _choose(cell, inner_results, X, y)
+                cell.best_params = _params_text(best)
+                refit = clone(cell.search.search.estimator).set_params(**best)
+                _add_network(dataset, cell, refit, stack, blocks, members, shared)
+            except Exception as exc:  # one failed cell must not end a long run
+                cell.failure = exc
+        cell.note = _join_notes(cell.note, _warning_note(caught))
+
+    results, X, y = _fit_pass(stack, members, n_jobs)
+    for cell in cells:
+        _, method, _, repeat, fold, train, test, settings = cell.task
         row = _new_row(dataset, method, repeat, fold, seed, settings, train.size, test.size)
-        if failure is not None:
-            row["error"] = _error_text(failure)
-            row["note"] = prepare_note
+        if cell.failure is not None:
+            row["error"] = _error_text(cell.failure)
+            row["note"] = cell.note
             yield row, []
             continue
-        result = results[member]
-        row["fit_time"] = result.fit_time + resample_time
-        how = "batched" if result.batched else f"fitted alone ({_one_line(result.reason)})"
+        result = results[cell.member]
+        row["fit_time"] = result.fit_time + cell.seconds
+        if result.reason and result.reason not in cell.reasons:
+            cell.reasons.append(result.reason)
+        batched = cell.batched and result.batched
+        how = "batched" if batched else f"fitted alone ({_one_line('; '.join(cell.reasons))})"
         per_class = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -445,13 +669,14 @@ def _batched_dataset_cells(dataset, tasks, seed, n_jobs):
                         dataset,
                         method,
                         settings,
-                        X_big[test_rows],
-                        y_big[test_rows],
-                        train_counts,
+                        X[cell.test_rows],
+                        y[cell.test_rows],
+                        cell.train_counts,
                     )
+                    row["best_params"] = cell.best_params
                 except Exception as exc:  # one failed cell must not end a long run
                     row["error"] = _error_text(exc)
-        row["note"] = _join_notes(how, prepare_note, _warning_note(caught))
+        row["note"] = _join_notes(how, cell.note, _warning_note(caught))
         yield row, per_class
 
 
@@ -706,16 +931,20 @@ def run_benchmark(
     log : callable, default=None
         Receives progress messages; defaults to printing them on stderr.
     batched : bool, default=True
-        Train the untuned network cells of each dataset (the criterion methods, and the
-        sampler methods after their resampling) together, in one call of the batched
+        Train the network cells of each dataset (the untuned criterion methods, and the
+        sampler methods after their resampling, tuned or not) together with the batched
         trainer, in the main process, instead of one cell per worker. Each cell gets the
         network :func:`make_method` builds for it, trained on its split's preprocessed (and,
         for a sampler, resampled) training part, so its scores match the cell-by-cell run up
         to float32 rounding, which over the epochs can turn into a few differently predicted
-        test rows; its ``fit_time`` is its resampling time plus its share of its batched
-        group's training, and its ``note`` says it ran batched, or why it was fitted alone.
-        Baseline, tuned and custom cells run one per worker. ``protocol.json`` records it:
-        a batched run does not resume into a folder of a cell-by-cell run, nor the reverse.
+        test rows. A tuned sampler cell runs its ``GridSearchCV`` this way: every candidate's
+        network on every inner fold in a first call, then its choice by the search's own
+        rule (same inner splits, scorer and ``error_score``), then its refit in a second
+        call with the untuned cells. A cell's ``fit_time`` is its resampling time plus its
+        share of its batched groups' training, and its ``note`` says it ran batched, or why
+        it was fitted alone. Baseline, tuned criterion (``ELMClassifierCV`` batches its own
+        search) and custom cells run one per worker. ``protocol.json`` records it: a batched
+        run does not resume into a folder of a cell-by-cell run, nor the reverse.
 
     Returns
     -------
