@@ -165,9 +165,10 @@ def _build_parser():
         "--batched",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="train the untuned network cells (criterion and sampler methods) of each dataset "
-        "together with the batched trainer; --no-batched fits them one cell per worker "
-        "(the same networks, up to float32 rounding) [default: batched]",
+        help="train the network cells of each dataset together with the batched trainer: the "
+        "untuned criterion and sampler cells, and the inner-CV and refit networks of the tuned "
+        "sampler cells; --no-batched fits them one cell per worker (the same networks, up to "
+        "float32 rounding) [default: batched]",
     )
     bench.add_argument(
         "--folds",
