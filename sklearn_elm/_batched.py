@@ -34,6 +34,10 @@ Which parameters the engine honours, and which send a member to an ordinary
 optimizers, routed parameters), is declared once in :data:`PARAMETERS` and
 :data:`ROUTED_PARAMETERS`; :attr:`MemberResult.reason` says why a member was fitted alone.
 
+On glibc, the first CPU group sets the allocator's thresholds to those its own heuristic
+reaches (:func:`_keep_freed_memory`): freed activations are then reused instead of being
+faulted in afresh at every step.
+
 Peak memory of a group grows with its members; :func:`module_bytes` estimates one member's
 share from the module's parameter count and a probe forward pass, and groups are sized to
 stay under ``memory_budget``.
@@ -42,7 +46,11 @@ stay under ``memory_budget``.
 from __future__ import annotations
 
 import copy
+import ctypes
 import math
+import os
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -136,6 +144,8 @@ PARAMETERS = {
     "checkpoint_dir": _unless(lambda v: v is not None, lambda v: f"checkpoint_dir={v!r}"),
     "precision": _unless(lambda v: v == "fp16", lambda v: "precision='fp16' (gradient scaler)"),
     "compile": _unless(bool, lambda v: "compile=True"),
+    "cuda_graphs": "no effect on the result: captured and eager steps train alike; the "
+                   "engine's steps run eagerly",
     "device": "group key",
     "random_state": "per member (initial weights, batch order, early-stopping split)",
     "verbose": "per member (its skorch callbacks print as in fit)",
@@ -220,6 +230,51 @@ def member_bytes(n_features, hidden_layer_sizes, n_classes, batch_size, head="co
 
 
 # -------------------------------------------------------------------------------------------
+# the C allocator
+# -------------------------------------------------------------------------------------------
+# glibc's mallopt parameters and the largest values its dynamic heuristic reaches on its own
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)
+_ALLOCATOR_ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+_allocator_lock = threading.Lock()
+_allocator_tuned = False
+
+
+def _keep_freed_memory():
+    """Let glibc reuse the memory of freed tensors instead of returning it to the system.
+
+    A batched step allocates and frees several tensors of all members' activations (0.8 MB
+    for 16 members of the default MLP, 1.5 MB for 30). glibc's defaults serve such blocks with
+    fresh ``mmap`` pages or trim them off the heap when freed, so each step paid a page fault
+    per 4 KiB of them: one torch thread, 16 members, 3.5 ms a step against 2.5 ms once freed
+    memory is reused; 30 members, 13.6 ms against 5.5 ms. glibc's own heuristic raises both
+    thresholds after large blocks are freed, up to 32 MiB (mmap) and 64 MiB (trim) on 64-bit
+    systems; this sets them there, once, for the process (a heap keeps at most 64 MiB of
+    freed memory). Nothing is done on other C libraries or when the environment sets
+    malloc's options.
+    """
+    global _allocator_tuned
+    with _allocator_lock:
+        if _allocator_tuned:
+            return
+        _allocator_tuned = True
+        if not sys.platform.startswith("linux") or any(
+                name in os.environ for name in _ALLOCATOR_ENVIRONMENT):
+            return
+        try:
+            libc = ctypes.CDLL(None)
+        except OSError:
+            return
+        # glibc only: other C libraries have other allocators (musl's mallopt does nothing)
+        if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
+            return
+        mallopt = libc.mallopt
+        mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
+
+
+# -------------------------------------------------------------------------------------------
 # public API
 # -------------------------------------------------------------------------------------------
 @dataclass
@@ -299,6 +354,8 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
         on_cpu = all(m.device == "cpu" for specs in groups.values() for _, m in specs)
         n_jobs = torch.get_num_threads() if on_cpu else 1
     n_jobs = max(1, int(n_jobs))
+    if any(m.device == "cpu" for specs in groups.values() for _, m in specs):
+        _keep_freed_memory()
     chunks = []
     for specs in groups.values():
         first = specs[0][1]
@@ -587,13 +644,13 @@ def _train_group(members, inputs):
         train = _Batches([m.train_rows for m in members], [m.train_y for m in members],
                          [m.train_w for m in members], B, device, orders)
         base.train(True)
-        step_losses = torch.empty(train.steps, G, device=device)
+        step_losses = []
         for t in range(train.steps):
             loss = losses_of(train, t, class_weight)
-            optimizer.zero_grad(set_to_none=False)
+            optimizer.zero_grad()  # None: the backward pass hands over its gradients
             loss.sum().backward()  # each member's gradient is its own
             optimizer.step()
-            step_losses[t] = loss.detach()
+            step_losses.append(loss.detach())
         valid_losses = None
         if early_stopping:
             base.train(False)
@@ -601,7 +658,7 @@ def _train_group(members, inputs):
                 valid_losses = torch.stack([losses_of(valid, t, class_weight)
                                             for t in range(valid.steps)])
         # one host read per epoch: the losses of every batch
-        step_losses = step_losses.cpu().tolist()
+        step_losses = torch.stack(step_losses).cpu().tolist()
         valid_losses = None if valid_losses is None else valid_losses.cpu().tolist()
         if early_stopping:
             _copy_back(params, buffers, nets, running)  # EarlyStopping keeps the best weights
@@ -609,27 +666,28 @@ def _train_group(members, inputs):
             if not running[g]:
                 continue
             history = net.history
+            # the rows History.new_batch and record_batch write, appended to the epoch's
+            # list directly: each History lookup copies the whole history
+            batches = history[-1]["batches"]
             for t in range(train.steps):
-                if train.batch_rows[t, g] == 0:
+                size = int(train.batch_rows[t, g])
+                if size == 0:
                     break
                 loss = step_losses[t][g]
                 if not math.isfinite(loss):
                     errors[g] = divergence_error(loss, epoch + 1, t + 1, net.lr)
                     running[g] = False
                     break
-                history.new_batch()
-                history.record_batch("train_loss", loss)
-                history.record_batch("train_batch_size", int(train.batch_rows[t, g]))
+                batches.append({"train_loss": loss, "train_batch_size": size})
             if not running[g]:
                 continue
             history.record("train_batch_count", int(np.count_nonzero(train.batch_rows[:, g])))
             if valid_losses is not None:
                 for t in range(valid.steps):
-                    if valid.batch_rows[t, g] == 0:
+                    size = int(valid.batch_rows[t, g])
+                    if size == 0:
                         break
-                    history.new_batch()
-                    history.record_batch("valid_loss", valid_losses[t][g])
-                    history.record_batch("valid_batch_size", int(valid.batch_rows[t, g]))
+                    batches.append({"valid_loss": valid_losses[t][g], "valid_batch_size": size})
                 history.record("valid_batch_count",
                                int(np.count_nonzero(valid.batch_rows[:, g])))
             try:

@@ -1,6 +1,9 @@
 """The batched engine: every member is the network a single ``ELMClassifier.fit`` trains."""
 
+import ctypes
 import inspect
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -415,3 +418,32 @@ def test_no_warning_about_stacked_gradients(table):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit_members(X, y, [(_base(random_state=0), _rows(len(y), 100, 0))])
+
+
+def _glibc():
+    try:
+        return sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None),
+                                                            "gnu_get_libc_version")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _glibc() or any(name in os.environ
+                                        for name in _batched._ALLOCATOR_ENVIRONMENT),
+                    reason="glibc's allocator, not configured through the environment")
+def test_batched_steps_reuse_freed_memory():
+    """A group's 1.5 MB activations reuse freed heap memory instead of fresh pages."""
+    resource = pytest.importorskip("resource")
+    X, y = make_classification(n_samples=1000, n_features=20, n_informative=5, n_classes=3,
+                               random_state=0)
+    params = {**ELMClassifier().get_params(), "max_epochs": 2, "device": "cpu"}
+    members = [({**params, "random_state": i}, np.arange(1000)) for i in range(30)]
+    fit_members(X, y, members)  # the heap grows to the group's peak once
+    faults = []
+    for _ in range(2):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        fit_members(X, y, members)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    # 16 steps a fit: glibc's defaults fault in 7,000 to 20,000 pages, the tuned heap mostly
+    # under 100 (a few hundred while it settles)
+    assert min(faults) < 2000
