@@ -596,6 +596,17 @@ class _WeightedLoss(nn.Module):
 
         For a training loop that checks the targets' range once per dataset rather than at
         every batch (that check reads the device); the inputs are used as they are.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            Logits, one row per sample.
+        target : torch.Tensor of shape (n_samples,)
+            Integer class indices in ``[0, n_classes)``, already checked.
+
+        Returns
+        -------
+        losses : torch.Tensor of shape (n_samples,)
         """
         arguments = {
             name: value.to(device=logits.device, dtype=logits.dtype)
@@ -932,7 +943,7 @@ def logit_adjusted_loss(logits, target, class_counts, tau=1.0, weight=None, redu
     >>> import torch, torch.nn.functional as F
     >>> from sklearn_elm.losses import logit_adjusted_loss
     >>> z, y = torch.randn(4, 2), torch.tensor([0, 1, 1, 0])
-    >>> torch.equal(logit_adjusted_loss(z, y, [90, 10], tau=0.0), F.cross_entropy(z, y))
+    >>> torch.allclose(logit_adjusted_loss(z, y, [90, 10], tau=0.0), F.cross_entropy(z, y))
     True
     """
     counts = _as_class_counts(class_counts)

@@ -371,6 +371,7 @@ INVALID = {
     "checkpoint_dir": [3],
     "precision": ["fp64"],
     "compile": ["x"],
+    "cuda_graphs": ["x", 2],
     "device": [3, "tpu"],
     "random_state": ["x", -1],
     "verbose": ["x", -1],

@@ -36,9 +36,13 @@ def test_a_skipped_file_fails_the_run_unless_allowed(tmp_path, capsys):
     assert _run(data, tmp_path / "out", *args, "--allow-skipped-files") == 0
 
 
-def test_a_run_whose_every_cell_failed_exits_non_zero(tmp_path, capsys):
-    # 15 training samples per class made long-tailed at ratio 15: the tail class keeps one,
-    # from which SMOTE cannot interpolate, so every cell fails
+def test_a_run_whose_every_cell_failed_exits_non_zero(tmp_path, capsys, monkeypatch):
+    from sklearn_elm.benchmark._samplers import SmallClassSMOTE
+
+    def refuse(self, X, y):
+        raise ValueError("this sampler refuses every training part")
+
+    monkeypatch.setattr(SmallClassSMOTE, "_fit_resample", refuse)
     data = tmp_path / "data"
     data.mkdir()
     write_csv(data / "lt.csv", 30, 3, np.random.RandomState(1))
