@@ -1,6 +1,7 @@
 """End-to-end tests of ``sklearn-elm benchmark`` on tiny data folders and ``--quick`` settings."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from _benchmark_data import write_csv, write_keel
 from matplotlib.image import imread
 
-from sklearn_elm.benchmark import _runner, main
+from sklearn_elm import ELMClassifier
+from sklearn_elm.benchmark import METHOD_TABLE, _runner, main
 from sklearn_elm.benchmark._results import ProtocolMismatchError, check_protocol
 
 METHODS = ["elm", "ce", "smote", "logreg-balanced", "balanced-bagging", "rusboost"]
@@ -141,7 +143,11 @@ def test_protocol_json_records_versions_device_and_hashes(quick_run):
     assert set(protocol["datasets"]) == DATASETS
     assert all(len(entry["sha256"]) == 64 for entry in protocol["datasets"].values())
     assert protocol["datasets"]["blobs-lt10"]["protocol"] == "long-tail"
-    assert protocol["methods"] == dict.fromkeys(METHODS, "built-in")
+    assert set(protocol["methods"]) == set(METHODS)
+    # a built-in method is recorded with every parameter, defaults included, and its grid
+    elm = protocol["methods"]["elm"]
+    assert elm["parameters"]["classify__lam"] == repr(ELMClassifier().lam)
+    assert elm["grid"]["lam"] == [repr(v) for v in METHOD_TABLE["elm"].grid["lam"]]
     (processor,) = protocol["processors"]
     assert "torch CPU capability" in processor
     assert processor in (quick_run / "report.md").read_text()
@@ -156,6 +162,30 @@ def test_a_folder_resumed_on_another_processor_lists_both(tmp_path):
     assert protocol["processors"] == ["cpu A (AVX2)", "cpu B (AVX512)"]
     with pytest.raises(ProtocolMismatchError, match="seed"):  # the protocol is still checked
         check_protocol(tmp_path, {**first, "seed": 1})
+
+
+def test_a_folder_of_other_method_definitions_is_not_resumed(quick_run, data_dir, tmp_path,
+                                                             monkeypatch):
+    # as if a later version changed a default of a method: its old cells must not count as done
+    folder = shutil.copytree(quick_run, tmp_path / "run")
+    definition = _runner.method_definition
+
+    def changed(method, settings):
+        recorded = definition(method, settings)
+        if method == "elm":
+            recorded["parameters"]["classify__lam"] = "0.25"
+        return recorded
+
+    monkeypatch.setattr(_runner, "method_definition", changed)
+    with pytest.raises(SystemExit, match=r"method elm: .*classify__lam.* there, .*0\.25"):
+        main(_args(data_dir, folder))
+    # a folder of a version that recorded only "built-in": refused, saying so
+    protocol = json.loads((folder / "protocol.json").read_text())
+    protocol["methods"]["elm"] = "built-in"
+    (folder / "protocol.json").write_text(json.dumps(protocol))
+    monkeypatch.setattr(_runner, "method_definition", definition)
+    with pytest.raises(SystemExit, match="earlier version defined it"):
+        main(_args(data_dir, folder))
 
 
 def test_rerun_resumes_without_new_work(quick_run, data_dir, monkeypatch):

@@ -194,7 +194,7 @@ def test_custom_estimators_are_cloned_recorded_and_failures_kept(tmp_path):
     assert results.loc[results["method"] == "knn", "balanced_accuracy"].notna().all()
     protocol = json.loads((tmp_path / "protocol.json").read_text())
     assert protocol["methods"]["knn"] == "KNeighborsClassifier(n_neighbors=3)"
-    assert protocol["methods"]["logreg-balanced"] == "built-in"
+    assert protocol["methods"]["logreg-balanced"]["grid"] == {"C": ["0.1", "1.0", "10.0"]}
     # the same name for another estimator: refused, not mixed
     with pytest.raises(ValueError, match="method knn"):
         run_benchmark(

@@ -474,6 +474,19 @@ def check_protocol(out_dir, protocol):
     _write_atomically(path, json.dumps(protocol, indent=2) + "\n")
 
 
+def _difference(before, now):
+    """``(before, now)``, narrowed to the entries that differ where both are dicts."""
+    if before == "built-in" and isinstance(now, dict):
+        return ("built-in, as an earlier version defined it (its parameters were not "
+                "recorded)", "this version's definition")
+    if not (isinstance(before, dict) and isinstance(now, dict)):
+        return before, now
+    keys = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+    narrowed = [_difference(before.get(k), now.get(k)) for k in keys]
+    return ({k: old for k, (old, _) in zip(keys, narrowed, strict=True)},
+            {k: new for k, (_, new) in zip(keys, narrowed, strict=True)})
+
+
 def _compare_protocols(out_dir, previous, protocol):
     changed = {
         key: (previous.get(key), protocol.get(key))
@@ -484,7 +497,7 @@ def _compare_protocols(out_dir, previous, protocol):
         before, now = previous.get(key, {}), protocol.get(key, {})
         for name in sorted(before.keys() & now.keys()):
             if before[name] != now[name]:
-                changed[f"{key[:-1]} {name}"] = (before[name], now[name])
+                changed[f"{key[:-1]} {name}"] = _difference(before[name], now[name])
     if changed:
         lines = [f"  {key}: {old!r} there, {new!r} now" for key, (old, new) in changed.items()]
         if "batched" in changed:

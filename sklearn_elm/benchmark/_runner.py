@@ -800,7 +800,7 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
         "processors": [_processor_name()],
         "versions": package_versions(),
         "methods": {
-            name: "built-in" if estimator is None else repr(estimator)
+            name: method_definition(name, settings) if estimator is None else repr(estimator)
             for name, estimator in methods
         },
         "datasets": {
@@ -813,6 +813,37 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
     if settings["tune"]:  # the inner scorer makes the tuned scores
         protocol["inner_cv"] = {"folds": INNER_FOLDS, "metric": settings["metric"]}
     return protocol
+
+
+def method_definition(method, settings):
+    """What a built-in method is in this version, as ``protocol.json`` records it.
+
+    Every parameter of its pipeline (defaults included: a changed default changes the
+    method) and its ``--tune`` grid, as text, so that a folder written by a version whose
+    methods differ is not resumed as if its cells were this version's.
+
+    Parameters
+    ----------
+    method : str
+        A name of :data:`~sklearn_elm.benchmark.METHODS`.
+    settings : dict
+        The run's settings (``network_params`` and ``device`` are used).
+
+    Returns
+    -------
+    definition : dict
+        ``{"parameters": {name: repr}, "grid": {name: [repr, ...]}}``.
+    """
+    pipeline = make_method(method, [50, 50], network_params=settings["network_params"],
+                           random_state=0, device=settings["device"])
+    parameters = {
+        name: repr(value)
+        for name, value in sorted(pipeline.get_params(deep=True).items())
+        # the steps and the estimators themselves: their parameters are listed one by one
+        if name != "steps" and not hasattr(value, "get_params")
+    }
+    grid = {name: [repr(v) for v in values] for name, values in METHOD_TABLE[method].grid.items()}
+    return {"parameters": parameters, "grid": grid}
 
 
 def check_network_params(network_params):
