@@ -484,6 +484,11 @@ def build_net(estimator, *, input_shape, class_counts, seed, device, train_split
            if k.startswith(("module__", "optimizer__", "callbacks__")) and not k.endswith("_")},
         **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
     }
+    if not estimator.verbose and not any(
+            k == "callbacks__print_log" or k.startswith("callbacks__print_log__") for k in routed):
+        # skorch's PrintLog formats its table every epoch even when it prints nothing; a
+        # routed print_log setting (e.g. a sink, which it calls at any verbosity) keeps it
+        routed["callbacks__print_log"] = None
     return ELMNet(
         module=module,
         criterion=criterion,

@@ -283,9 +283,11 @@ def class_balanced_weights(class_counts, beta=0.9999) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 # Signed integers of the same width as each float dtype, for the bit-level key below.
 _SAME_WIDTH_INT = {torch.float32: torch.int32, torch.float64: torch.int64}
-# Below this many logits the five small passes of the "key" method cost more in per-op overhead
-# than torch's slow row-wise argmax; measured crossover on CPU is around 10-20 thousand.
-_MIN_LOGITS_FOR_KEY = 2**15
+# Below this many logits the five small passes of the "key" method cost more than torch's
+# row-wise argmax. Measured crossover on CPU with one torch thread (the batched engine's
+# setting): about 75,000 logits with 10 classes, 32,000 with 100 or more, 100,000 with 2;
+# more threads move it up, as argmax then splits the rows between them.
+_MIN_LOGITS_FOR_KEY = 2**16
 
 
 def _hardest_wrong_class(logits, target, method="auto"):

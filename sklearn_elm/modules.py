@@ -17,6 +17,21 @@ __all__ = ["MLP", "CosineLinear", "ResNet32", "SmallCNN", "make_head"]
 
 _HEADS = ("cosine", "linear")
 _EPS = 1e-12  # F.normalize's default: rows of zeros give zero logits
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _row_norms(x):
+    """``max(|x_i|, eps)`` over the last dimension, shape ``(..., 1)``, at least float32.
+
+    The norms ``F.normalize`` divides by, computed as sqrt(max(Σ x², eps²)): the backward pass
+    of ``torch.linalg.vector_norm`` adds a ``masked_fill`` over the whole input (for zero
+    norms), which this form does without; at rows of zeros the clamp blocks the norm's gradient
+    instead. Half-precision inputs (autocast) are squared in float32: in float16 x² overflows
+    past 256.
+    """
+    if x.dtype in _HALF:
+        x = x.float()
+    return (x * x).sum(-1, keepdim=True).clamp_min(_EPS * _EPS).sqrt()
 
 
 class CosineLinear(nn.Module):
@@ -60,8 +75,8 @@ class CosineLinear(nn.Module):
     def forward(self, x):
         # <x/|x|, w_k> equals <x, w_k>/|x|: dividing the (N, K) product rather than normalising
         # the (N, D) input first makes the backward pass several D-wide element-wise ops cheaper
-        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(_EPS)
-        return F.linear(x, F.normalize(self.weight, dim=1, eps=_EPS)) / norm
+        weight = self.weight
+        return F.linear(x, weight / _row_norms(weight)) / _row_norms(x)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"

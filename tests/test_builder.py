@@ -133,6 +133,33 @@ def test_grid_search_over_the_lr_schedule_gamma(table):
     assert search.best_estimator_.lr_schedule.gamma == search.best_params_["lr_schedule__gamma"]
 
 
+def test_print_log_is_left_out_at_verbose_0_and_the_history_is_the_same(table, capsys):
+    X, y = table
+    quiet = small(verbose=0).fit(X, y)
+    assert "print_log" not in dict(quiet.net_.callbacks_)
+    assert capsys.readouterr().out == ""
+    loud = small(verbose=1).fit(X, y)
+    assert "print_log" in dict(loud.net_.callbacks_)
+    table_lines = capsys.readouterr().out.splitlines()
+    assert table_lines[0].split() == ["epoch", "train_loss", "dur"]
+    assert len(table_lines) == 2 + 2  # header, rule, one line per epoch
+
+    def rows(history):  # the durations differ from run to run
+        return [{k: v for k, v in row.items() if k != "dur"} for row in history.to_list()]
+
+    assert rows(quiet.history_) == rows(loud.history_)
+    assert_array_equal(quiet.predict_proba(X), loud.predict_proba(X))
+
+
+def test_a_routed_print_log_setting_keeps_print_log_at_verbose_0(table):
+    # PrintLog hands its rows to a sink other than print at any verbosity
+    X, y = table
+    lines = []
+    clf = small(verbose=0, callbacks__print_log__sink=lines.append).fit(X, y)
+    assert "print_log" in dict(clf.net_.callbacks_)
+    assert len(lines) == 2 + 2
+
+
 # --------------------------------------------------------------------------- warm start
 def assert_unchanged(clf, X, net, proba):
     assert clf.net_ is net

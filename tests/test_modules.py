@@ -169,6 +169,43 @@ def test_cosine_linear_zero_rows_give_zero_logits_and_finite_gradients():
     assert torch.isfinite(x.grad).all() and torch.isfinite(head.weight.grad).all()
 
 
+def test_cosine_linear_matches_f_normalize_in_float32_at_every_scale():
+    """Values and gradients of the F.normalize head, rows of zeros and rows below eps included."""
+    torch.manual_seed(3)
+    head = CosineLinear(50, 10)
+    scales = torch.tensor([0.0, 1e-20, 1e-6, 1.0, 1e6, 1e15]).repeat_interleave(4)
+    x = (torch.relu(torch.randn(24, 50)) + 0.01) * scales[:, None]
+    x.requires_grad_(True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    w_ref = head.weight.detach().clone().requires_grad_(True)
+    upstream = torch.randn(24, 10)
+    out = head(x)
+    reference = nn.functional.linear(nn.functional.normalize(x_ref, dim=1),
+                                     nn.functional.normalize(w_ref, dim=1))
+    (out * upstream).sum().backward()
+    (reference * upstream).sum().backward()
+    torch.testing.assert_close(out, reference, rtol=0, atol=1e-6)
+    assert torch.equal(out[:4].detach(), torch.zeros(4, 10))
+    # each row's gradient scales as 1/|x| (1/eps below eps): compare it to its own size
+    error = (x.grad - x_ref.grad).abs().amax(dim=1)
+    assert torch.all(error <= 1e-6 * x_ref.grad.abs().amax(dim=1))
+    torch.testing.assert_close(head.weight.grad, w_ref.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_cosine_linear_squares_half_precision_inputs_in_float32():
+    """Under float16 autocast, activations past 256 would overflow x², and eps² underflow."""
+    torch.manual_seed(4)
+    head = CosineLinear(6, 3)
+    x = torch.randn(5, 6) * 1000
+    x[0] = 0  # still zero logits, not 0/0
+    with torch.autocast("cpu", dtype=torch.float16):
+        activations = nn.functional.linear(x, torch.eye(6))  # float16, as from a hidden layer
+        out = head(activations)
+    assert activations.dtype == torch.float16
+    expected = nn.functional.cosine_similarity(x[:, None, :], head.weight[None].detach(), dim=2)
+    torch.testing.assert_close(out.float(), expected, rtol=0, atol=2e-3)
+
+
 def test_make_head():
     assert isinstance(make_head(8, 3), CosineLinear)
     assert isinstance(make_head(8, 3, "linear"), nn.Linear)
