@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import roc_auc_score
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -24,6 +25,7 @@ from sklearn_elm.benchmark import (
     read_results,
     run_benchmark,
 )
+from sklearn_elm.metrics import geometric_mean_score, shot_accuracy
 
 KEYS = ["dataset", "method", "tuned", "repeat", "fold"]
 SCORES = ["balanced_accuracy", "macro_f1", "g_mean", "roc_auc", "n_train", "n_test", "error"]
@@ -228,6 +230,37 @@ def test_folders_of_earlier_versions_are_read_and_resumed(folder, finished, monk
     _assert_same_as_uninterrupted(folder, finished)
 
 
+
+def test_an_earlier_version_row_without_its_line_break_is_dropped_and_redone(folder, finished):
+    # files of an earlier version (no checksum) ended every row with a line break: a last row
+    # without one was cut short, even where what is left of it still reads as a row
+    for name in FILES:
+        path = folder / name
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join(line.rpartition(",")[0] for line in lines))
+    with pytest.warns(UserWarning, match=r"results\.csv: 1 damaged row\(s\) left out \(line 5"):
+        assert len(read_results(folder)) == 3
+    _, messages = _run(folder)
+    assert any("results.csv" in m and "line 5" in m for m in messages)
+    _assert_same_as_uninterrupted(folder, finished)
+
+
+@pytest.mark.parametrize("n_damaged", [10, 12])
+def test_the_damage_message_names_ten_lines_and_counts_the_others(folder, n_damaged):
+    path = folder / "results.csv"
+    text = path.read_text()
+    last = text.rstrip("\n").rsplit("\n", 1)[1]
+    altered = last.replace(",100,", ",101,")  # its checksum no longer matches
+    assert altered != last
+    path.write_text(text + (altered + "\n") * n_damaged)
+    with pytest.warns(UserWarning, match=rf"results\.csv: {n_damaged} damaged row") as caught:
+        assert len(read_results(folder)) == 4
+    (message,) = [str(w.message) for w in caught if "damaged row" in str(w.message)]
+    assert message.count("line ") == 10
+    # ten lines are all there is to say about ten: no "and 0 more"
+    assert ("more" in message) == (n_damaged == 12)
+    assert ("; and 2 more)" in message) == (n_damaged == 12)
+
 @pytest.mark.skipif(not PUBLISHED.is_dir(), reason="the published results are not shipped")
 def test_the_published_default_run_reads_whole():
     with warnings.catch_warnings():
@@ -285,6 +318,41 @@ def test_the_long_tailed_subsample_differs_between_repeats(monkeypatch):
     again = [tuple(train) for _, _, train, _ in make_splits(dataset, 4, 1, seed=0)]
     other_seed = [tuple(train) for _, _, train, _ in make_splits(dataset, 4, 1, seed=1)]
     assert again == trains and other_seed != trains
+
+
+def test_each_score_is_its_metric_of_the_cell_predictions(tmp_path):
+    rng = np.random.RandomState(0)
+    # long-tailed training parts of 150, about 33 and about 7 samples: one class per shot group
+    long_tailed = BenchmarkDataset.from_arrays(
+        "lt", rng.normal(size=(900, 2)), np.repeat(["a", "b", "c"], 300), lt_ratio=20.0
+    )
+    datasets = [_dataset(), long_tailed]  # an imbalanced test part tells macro from weighted
+    results = run_benchmark(
+        datasets, {"majority": DummyClassifier()}, tmp_path, n_splits=2, n_repeats=1,
+        progress=False, log=lambda message: None,
+    )  # fmt: skip
+    assert len(results) == 4
+    for dataset in datasets:
+        for repeat, fold, train, test in make_splits(dataset, 2, 1, 0):
+            (cell,) = results[(results["dataset"] == dataset.name) & (results["repeat"] == repeat)
+                              & (results["fold"] == fold)].to_dict("records")  # fmt: skip
+            counts = np.bincount(dataset.y[train])
+            # the dummy predicts its training part's majority class for every test sample
+            y_test, y_pred = dataset.y[test], np.full(test.size, counts.argmax())
+            assert cell["balanced_accuracy"] == pytest.approx(
+                balanced_accuracy_score(y_test, y_pred)
+            )
+            assert cell["macro_f1"] == pytest.approx(
+                f1_score(y_test, y_pred, average="macro", zero_division=0)
+            )
+            assert cell["g_mean"] == pytest.approx(
+                geometric_mean_score(y_test, y_pred, average="multiclass")
+            )
+            if dataset is long_tailed:
+                shots = shot_accuracy(y_test, y_pred, dict(enumerate(counts.tolist())))
+                assert [cell[f"{group}_shot_accuracy"] for group in ("many", "medium", "few")] == [
+                    1.0, 0.0, 0.0
+                ] == [shots["many"], shots["medium"], shots["few"]]  # fmt: skip
 
 
 _DAMAGE = st.one_of(
