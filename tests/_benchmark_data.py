@@ -34,3 +34,22 @@ def write_csv(path, n_per_class, n_classes, rng, n_features=3):
         for x in rng.normal(centre, 1.0, size=(n_per_class, n_features)):
             lines.append(",".join(f"{v:.4f}" for v in x) + f",c{k}")
     path.write_text("\n".join(lines) + "\n")
+
+
+def record_cells_run(monkeypatch):
+    """Record ``(method, tuned, repeat, fold)`` of every cell the benchmark evaluates.
+
+    Returns the list the records go to; the cells still run.
+    """
+    from sklearn_elm.benchmark import _runner
+
+    ran = []
+    evaluate = _runner._evaluate_cell
+
+    def spy(dataset, method, estimator, repeat, fold, train, test, seed, cell_settings):
+        ran.append((method, cell_settings["tuned"], repeat, fold))
+        return evaluate(dataset, method, estimator, repeat, fold, train, test, seed,
+                        cell_settings)  # fmt: skip
+
+    monkeypatch.setattr(_runner, "_evaluate_cell", spy)
+    return ran

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _benchmark_data import record_cells_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -194,15 +195,7 @@ def test_a_tuned_cell_is_done_only_when_its_tuned_row_is_there(tmp_path, monkeyp
     results = pd.read_csv(tmp_path / "results.csv", keep_default_na=False)
     assert results["tuned"].sum() == 2
     results[~results["tuned"]].to_csv(tmp_path / "results.csv", index=False)
-    ran = []
-    evaluate = _runner._evaluate_cell
-
-    def spy(dataset, method, estimator, repeat, fold, train, test, seed, cell_settings):
-        ran.append((method, cell_settings["tuned"], repeat, fold))
-        return evaluate(dataset, method, estimator, repeat, fold, train, test, seed,
-                        cell_settings)  # fmt: skip
-
-    monkeypatch.setattr(_runner, "_evaluate_cell", spy)
+    ran = record_cells_run(monkeypatch)
     resumed, _ = _run(tmp_path, ["logreg-balanced"], tune=True)
     assert sorted(ran) == [("logreg-balanced", True, 0, 0), ("logreg-balanced", True, 0, 1)]
     assert resumed["tuned"].sum() == 2 and len(resumed) == 4

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from _benchmark_data import record_cells_run
 from imblearn.over_sampling import SMOTE
 from sklearn.metrics import make_scorer
 
@@ -49,15 +50,7 @@ def test_a_resume_runs_exactly_the_missing_cells(tmp_path, monkeypatch, tune):
     path = tmp_path / "results.csv"
     header, *lines = path.read_text().splitlines(keepends=True)
     path.write_text(header + "".join(lines[1:]))
-    ran = []
-    evaluate = _runner._evaluate_cell
-
-    def spy(dataset, method, estimator, repeat, fold, train, test, seed, cell_settings):
-        ran.append((method, cell_settings["tuned"], repeat, fold))
-        return evaluate(dataset, method, estimator, repeat, fold, train, test, seed,
-                        cell_settings)  # fmt: skip
-
-    monkeypatch.setattr(_runner, "_evaluate_cell", spy)
+    ran = record_cells_run(monkeypatch)
     resumed, _ = _run(tmp_path, ["logreg-balanced"], tune=tune)
     assert ran == [(missing["method"], bool(missing["tuned"]), int(missing["repeat"]),
                     int(missing["fold"]))]  # fmt: skip
