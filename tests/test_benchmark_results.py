@@ -1,5 +1,6 @@
 """The results folder: torn, damaged, repeated and empty files, resumes, and what rows hold."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -125,6 +126,51 @@ def test_a_cell_redone_replaces_its_stale_row(folder, finished):
     assert 0.0123 in read_results(folder)["balanced_accuracy"].to_numpy()
 
 
+def _append_whole_row(folder, finished, **changes):
+    """Append a copy of the last cell's row, changed, with a checksum that matches it."""
+    from sklearn_elm.benchmark._results import RESULT_COLUMNS, append_rows
+
+    row = {**finished[1].iloc[-1].to_dict(), "balanced_accuracy": 0.0123, **changes}
+    append_rows(folder / "results.csv", [row], RESULT_COLUMNS)
+
+
+@pytest.mark.parametrize("column", ["repeat", "fold"])
+def test_a_row_whose_repeat_or_fold_is_not_an_integer_is_damaged(folder, finished, column):
+    # its checksum matches: the row is refused for what it holds, not read as cell 1 of 1.5
+    _append_whole_row(folder, finished, **{column: 1.5})
+    with pytest.warns(UserWarning, match=rf"line 6: {column} is '1\.5', not an integer"):
+        kept = read_results(folder)
+    pd.testing.assert_frame_equal(kept, finished[1])
+
+
+@pytest.mark.parametrize(
+    "tuned, reason", [("", "no tuned"), ("yes", "tuned is 'yes', not True or False")]
+)
+def test_a_row_whose_tuned_field_is_not_true_or_false_is_damaged(folder, finished, tuned, reason):
+    # neither a tuned nor an untuned cell: it must not replace the cell's real row
+    _append_whole_row(folder, finished, tuned=tuned)
+    with pytest.warns(UserWarning, match=rf"line 6: {reason}\)"):
+        kept = read_results(folder)
+    pd.testing.assert_frame_equal(kept, finished[1])
+
+
+def test_a_resume_writes_its_own_entry_for_a_dataset_or_method_already_there(tmp_path):
+    from sklearn_elm.benchmark._results import check_protocol
+
+    # the same definition (equal dicts), its parameters listed in another order, as an
+    # earlier version may have written them: protocol.json holds this invocation's
+    earlier = {"parameters": {"b": "2", "a": "1"}, "grid": {}}
+    now = {"parameters": {"a": "1", "b": "2"}, "grid": {}}
+    dataset = {"sha256": "00", "protocol": "plain"}
+    check_protocol(tmp_path, {"seed": 0, "methods": {"elm": earlier}, "datasets": {"x": dataset}})
+    check_protocol(tmp_path, {"seed": 0, "methods": {"elm": now, "knn": "KNeighborsClassifier()"},
+                              "datasets": {"y": dataset}})  # fmt: skip
+    protocol = json.loads((tmp_path / "protocol.json").read_text())
+    assert list(protocol["methods"]) == ["elm", "knn"]
+    assert list(protocol["methods"]["elm"]["parameters"]) == ["a", "b"]
+    assert list(protocol["datasets"]) == ["x", "y"]  # the earlier invocation's are kept
+
+
 @pytest.mark.parametrize("content", ["", "header"])
 def test_an_empty_results_file_resumes_cleanly(folder, finished, content):
     for name in FILES:
@@ -223,7 +269,6 @@ def test_folders_of_earlier_versions_are_read_and_resumed(folder, finished, monk
     _assert_same_as_uninterrupted(folder, finished)
 
 
-
 def test_an_earlier_version_row_without_its_line_break_is_dropped_and_redone(folder, finished):
     # files of an earlier version (no checksum) ended every row with a line break: a last row
     # without one was cut short, even where what is left of it still reads as a row
@@ -253,6 +298,7 @@ def test_the_damage_message_names_ten_lines_and_counts_the_others(folder, n_dama
     # ten lines are all there is to say about ten: no "and 0 more"
     assert ("more" in message) == (n_damaged == 12)
     assert ("; and 2 more)" in message) == (n_damaged == 12)
+
 
 @pytest.mark.skipif(not PUBLISHED.is_dir(), reason="the published results are not shipped")
 def test_the_published_default_run_reads_whole():
@@ -295,8 +341,9 @@ def test_the_long_tailed_subsample_differs_between_repeats(monkeypatch):
     dataset = BenchmarkDataset.from_arrays(
         "lt", rng.normal(size=(120, 2)), np.repeat(["a", "b", "c"], 40), lt_ratio=10.0
     )
-    fixed = next(StratifiedShuffleSplit(1, test_size=0.25, random_state=0).split(dataset.X,
-                                                                                 dataset.y))
+    fixed = next(
+        StratifiedShuffleSplit(1, test_size=0.25, random_state=0).split(dataset.X, dataset.y)
+    )
 
     class SameSplit:  # every repeat gets the same test part: only the subsample may differ
         def __init__(self, **kwargs):
