@@ -188,6 +188,25 @@ def test_a_folder_of_other_method_definitions_is_not_resumed(quick_run, data_dir
         main(_args(data_dir, folder))
 
 
+def test_method_definitions_are_the_same_in_a_new_process():
+    # a folder is resumed by later processes: nothing of one process (a function's memory
+    # address in its repr, say) may enter what protocol.json records of a method
+    settings = {"network_params": {"max_epochs": 2}, "device": "cpu"}
+    here = {name: _runner.method_definition(name, settings) for name in METHOD_TABLE}
+    code = (
+        "import json, sys\n"
+        "from sklearn_elm.benchmark import METHOD_TABLE, _runner\n"
+        f"settings = {settings!r}\n"
+        "json.dump({n: _runner.method_definition(n, settings) for n in METHOD_TABLE}, sys.stdout)"
+    )
+    there = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
+                                      capture_output=True, text=True).stdout)
+    assert there == here
+    # RUSBoost's sampling strategy is a function: recorded by name
+    strategy = here["rusboost"]["parameters"]["classify__sampling_strategy"]
+    assert strategy == "sklearn_elm.benchmark._methods._at_most_twice_the_smallest"
+
+
 def test_rerun_resumes_without_new_work(quick_run, data_dir, monkeypatch):
     before = (quick_run / "results.csv").read_text()
 

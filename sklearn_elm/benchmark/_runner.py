@@ -16,9 +16,11 @@ import dataclasses
 import json
 import numbers
 import platform
+import re
 import sys
 import time
 import traceback
+import types
 import warnings
 from pathlib import Path
 
@@ -800,7 +802,8 @@ def _protocol(datasets, methods, n_splits, n_repeats, seed, settings):
         "processors": [_processor_name()],
         "versions": package_versions(),
         "methods": {
-            name: method_definition(name, settings) if estimator is None else repr(estimator)
+            name: method_definition(name, settings) if estimator is None
+            else _stable_repr(estimator)
             for name, estimator in methods
         },
         "datasets": {
@@ -837,13 +840,31 @@ def method_definition(method, settings):
     pipeline = make_method(method, [50, 50], network_params=settings["network_params"],
                            random_state=0, device=settings["device"])
     parameters = {
-        name: repr(value)
+        name: _stable_repr(value)
         for name, value in sorted(pipeline.get_params(deep=True).items())
         # the steps and the estimators themselves: their parameters are listed one by one
         if name != "steps" and not hasattr(value, "get_params")
     }
-    grid = {name: [repr(v) for v in values] for name, values in METHOD_TABLE[method].grid.items()}
+    grid = {name: [_stable_repr(v) for v in values]
+            for name, values in METHOD_TABLE[method].grid.items()}
     return {"parameters": parameters, "grid": grid}
+
+
+# the memory address in a default repr, e.g. "<function f at 0x7f4c71c5c720>"
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable_repr(value):
+    """``repr(value)`` without what changes from one process to the next.
+
+    A function is named by its module and qualified name; memory addresses in any other
+    repr are dropped. Otherwise a folder whose methods take a function (RUSBoost's
+    sampling strategy) would read as written by other methods in every new process, and could
+    not be resumed.
+    """
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+        return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+    return _ADDRESS.sub("", repr(value))
 
 
 def check_network_params(network_params):
