@@ -25,6 +25,12 @@ The engine has no training rules of its own; it runs those of a single fit on ma
   schedule, early stopping, the history's scoring and timer) are notified at the start and
   end of each epoch, as skorch's fit loop does, and its history gets the same rows; a batch
   order per member from its own generator, as ``BatchIterator`` draws it;
+* **shared steps**: members that start alike (the same initial weights, rows, batch order,
+  loss arguments and, so far, class weights: the candidates of one fold in a grid over
+  ``drw_start``, say) share one stacked network, a *slot* of :class:`_Slots`, until their
+  class weights part; the slot is then copied with its optimizer state and each copy trains
+  on, so a member's steps are those of its own fit. A slot whose members all stopped (early
+  stopping, divergence) is dropped and costs no more compute;
 * **divergence**: the members' losses are summed on the device and read once per epoch; a
   non-finite one ends that member with ``_training.divergence_error``'s message;
 * **fitted state**: ``_builder.set_fitted_state``, as ``fit`` sets it.
@@ -47,6 +53,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import hashlib
 import math
 import os
 import sys
@@ -366,7 +373,7 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
         if max_batched_members is not None:
             size = min(size, int(max_batched_members))
         size = min(size, math.ceil(len(specs) / n_jobs))  # work for every job
-        chunks += [specs[start : start + size] for start in range(0, len(specs), size)]
+        chunks += _chunks(specs, size)
     inputs = _Inputs(X)
 
     def train(chunk):
@@ -396,6 +403,32 @@ def fit_members(X, y, members, sample_weight=None, *, max_batched_members=None,
             torch.manual_seed(chunk[0][1].seed)
             train(chunk)
     return results
+
+
+def _chunks(specs, size):
+    """Split a group's ``(index, member)`` pairs into chunks of at most ``size`` members.
+
+    Members that start alike (:func:`_start_key`) go to the same chunk where they fit, so
+    that they can share a slot of :class:`_Slots`; the chunks get as equal a number of
+    members as the clusters allow, in the order of ``specs`` within each.
+    """
+    clusters = {}
+    for spec in specs:
+        member = spec[1]
+        key = spec[0] if member.random else _start_key(member)
+        clusters.setdefault(key, []).append(spec)
+    pieces = [cluster[start : start + size] for cluster in clusters.values()
+              for start in range(0, len(cluster), size)]
+    n_chunks = math.ceil(len(specs) / size)
+    chunks = [[] for _ in range(n_chunks)]
+    # largest pieces first, each to the emptiest chunk it fits in (a new chunk if none)
+    for piece in sorted(pieces, key=len, reverse=True):
+        fits = [chunk for chunk in chunks if len(chunk) + len(piece) <= size]
+        if not fits:
+            chunks.append([])
+            fits = chunks[-1:]
+        min(fits, key=len).extend(piece)
+    return [sorted(chunk, key=lambda spec: spec[0]) for chunk in chunks if chunk]
 
 
 def _own_copy(params):
@@ -572,6 +605,101 @@ def _stack_arguments(criteria, batch_size, device):
     return rows
 
 
+class _Slots:
+    """The stacked networks of a group: one slot per distinct training trajectory.
+
+    Members whose training is the same so far (same initial weights, rows, batch order and
+    loss arguments, and so far the same class weights) share a slot: its steps train all of
+    them at once. When their class weights part (deferred re-weighting starting at different
+    epochs, say), :meth:`reslot` copies the slot, weights and optimizer state alike, and each
+    copy trains on; a slot whose members all stopped is dropped the same way.
+    """
+
+    def __init__(self, members, share):
+        self.members = members
+        self.nets = [m.net for m in members]
+        # slots of members that start alike; members that draw random numbers never share
+        first = {}
+        self.slot_of = []
+        for g, member in enumerate(members):
+            key = _start_key(member) if share else g
+            self.slot_of.append(first.setdefault(key, len(first)))
+        self.representatives = [self.slot_of.index(k) for k in range(len(first))]
+        modules = [self.nets[g].module_ for g in self.representatives]
+        self.params, self.buffers = torch.func.stack_module_state(modules)
+        self.optimizer = build_optimizer(members[0].estimator, list(self.params.values()))
+
+    def __len__(self):
+        return len(self.representatives)
+
+    def reslot(self, representatives, slot_of):
+        """New slots, each a copy of the slot of member ``representatives[k]`` so far."""
+        sources = torch.tensor([self.slot_of[g] for g in representatives],
+                               device=next(iter(self.params.values())).device)
+        old_state = self.optimizer.state
+        params = {}
+        for name, value in self.params.items():
+            params[name] = value.detach().index_select(0, sources).requires_grad_(
+                value.requires_grad)
+        buffers = {name: value.index_select(0, sources) for name, value in self.buffers.items()}
+        optimizer = build_optimizer(self.members[0].estimator, list(params.values()))
+        for old, new in zip(self.params.values(), params.values(), strict=True):
+            if old in old_state:
+                # per-weight state (moments, momentum) follows its slot; the step count is shared
+                optimizer.state[new] = {
+                    key: value.index_select(0, sources)
+                    if isinstance(value, torch.Tensor) and value.shape == old.shape
+                    else (value.clone() if isinstance(value, torch.Tensor) else value)
+                    for key, value in old_state[old].items()
+                }
+        self.params, self.buffers, self.optimizer = params, buffers, optimizer
+        self.representatives, self.slot_of = list(representatives), list(slot_of)
+
+    @torch.no_grad()
+    def copy_back(self, running):
+        """Copy each running member's slot into its module."""
+        for g, net in enumerate(self.nets):
+            if not running[g]:
+                continue
+            k = self.slot_of[g]
+            for name, value in net.module_.named_parameters():
+                value.copy_(self.params[name][k])
+            for name, value in net.module_.named_buffers():
+                value.copy_(self.buffers[name][k])
+
+
+def _digest(*tensors):
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        if tensor is None:
+            digest.update(b"None")
+            continue
+        tensor = torch.as_tensor(tensor).detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{tensor.dtype}{tensor.numel()}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _start_key(member):
+    """What decides a member's training until its class weights change: equal keys, equal steps."""
+    net = member.net
+    arguments = sorted(net.criterion_.core_arguments().items())
+    return (
+        _digest(*net.module_.state_dict().values()),
+        _digest(member.train_rows, member.train_y, member.train_w,
+                member.valid_rows, member.valid_y, member.valid_w),
+        net.shuffle_seed,
+        float(net.s),
+        tuple((name, _digest(value) if isinstance(value, torch.Tensor) else value)
+              for name, value in arguments),
+    )
+
+
+def _class_weight_key(net):
+    weight = getattr(net.criterion_, "weight", None)
+    return None if weight is None else _digest(weight)
+
+
 def _train_group(members, inputs):
     """Train stacked members; returns ``(fitted ELMClassifier or None, error or None)`` each."""
     first = members[0]
@@ -580,40 +708,44 @@ def _train_group(members, inputs):
     B, max_epochs = int(estimator0.batch_size), int(estimator0.max_epochs)
     nets = [m.net for m in members]
     X = inputs.on(device, first.image_shape)
-    modules = [net.module_ for net in nets]
-    params, buffers = torch.func.stack_module_state(modules)
-    base = copy.deepcopy(modules[0]).to("meta")
+    slots = _Slots(members, share=not first.random)
+    base = copy.deepcopy(nets[0].module_).to("meta")
 
     def member_forward(p, b, x):
         return torch.func.functional_call(base, (p, b), (x,))
 
     forward = torch.vmap(member_forward, randomness="different")
-    optimizer = build_optimizer(estimator0, list(params.values()))
     criterion_class = type(net0.criterion_)
     core = criterion_class.core
-    criteria = [net.criterion_ for net in nets]
-    arguments = _stack_arguments(criteria, B, device)
-    scale = None
-    if not criterion_applies_scale(net0.criterion_):
-        scale = torch.tensor([float(net.s) for net in nets], device=device).view(G, 1, 1)
+    applies_scale = criterion_applies_scale(net0.criterion_)
     sample_shape = tuple(X.shape[1:])
 
+    def slot_arguments():
+        criteria = [nets[g].criterion_ for g in slots.representatives]
+        scale = None
+        if not applies_scale:
+            scale = torch.tensor([float(nets[g].s) for g in slots.representatives],
+                                 device=device).view(len(slots), 1, 1)
+        return criteria, _stack_arguments(criteria, B, device), scale
+
+    criteria, arguments, scale = slot_arguments()
+
     def losses_of(batches, t, class_weight):
-        """Each member's loss on its rows of step ``t``, shape (G,)."""
+        """Each slot's loss on its rows of step ``t``, shape (slots,)."""
         index, target, sample_weight = batches.step(t)
-        width = index.shape[1]
+        n_slots, width = index.shape
         x = X.index_select(0, index.reshape(-1))
         if base.training and (net0.augment_padding or net0.augment_flip):
             x = random_crop_flip(x, net0.augment_padding, net0.augment_flip)
         with net0._autocast():
-            logits = forward(params, buffers, x.view(G, width, *sample_shape))
+            logits = forward(slots.params, slots.buffers, x.view(n_slots, width, *sample_shape))
         if logits.dtype in (torch.float16, torch.bfloat16):
             logits = logits.float()  # the loss in float32, as ELMNet.weighted_loss computes it
         if scale is not None:
             logits = scale_logits(logits, scale)
         rows = arguments if width == B else _stack_arguments(criteria, width, device)
-        per_row = core(logits.reshape(G * width, -1), target.reshape(-1), **rows)
-        return weighted_mean(per_row.view(G, width),
+        per_row = core(logits.reshape(n_slots * width, -1), target.reshape(-1), **rows)
+        return weighted_mean(per_row.view(n_slots, width),
                              row_weights(target, class_weight, sample_weight))
 
     # the member's own fit loop, driven epoch by epoch: skorch's events on its net
@@ -623,10 +755,6 @@ def _train_group(members, inputs):
     running = [True] * G  # neither stopped early nor diverged
     errors = [None] * G
     early_stopping = bool(estimator0.early_stopping)
-    valid = None
-    if early_stopping:
-        valid = _Batches([m.valid_rows for m in members], [m.valid_y for m in members],
-                         [m.valid_w for m in members], B, device)
 
     for epoch in range(max_epochs):
         if not any(running):
@@ -634,22 +762,45 @@ def _train_group(members, inputs):
         for g, net in enumerate(nets):
             if running[g]:
                 net.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+        # members of a slot whose class weights now differ part; stopped members leave
+        parts = {}
+        for g in range(G):
+            if running[g]:
+                parts.setdefault((slots.slot_of[g], _class_weight_key(nets[g])), []).append(g)
+        representatives = [part[0] for part in parts.values()]
+        if representatives != slots.representatives:
+            slot_of = [None] * G  # stopped members have no slot
+            for k, part in enumerate(parts.values()):
+                for g in part:
+                    slot_of[g] = k
+            slots.reslot(representatives, slot_of)
+            criteria, arguments, scale = slot_arguments()
         # the learning rate the members' schedules set (one trajectory per group)
         lr = nets[running.index(True)].optimizer_.param_groups[0]["lr"]
-        for group in optimizer.param_groups:
+        for group in slots.optimizer.param_groups:
             group["lr"] = lr
-        class_weight = _class_weights(nets, device)
+        representatives = slots.representatives
+        class_weight = _class_weights([nets[g] for g in representatives], device)
+        # every member's generator draws its order, as its own fit would; members of a slot
+        # draw the same one
         orders = [torch.randperm(m.train_rows.numel(), generator=gen)
                   for m, gen in zip(members, generators, strict=True)]
-        train = _Batches([m.train_rows for m in members], [m.train_y for m in members],
-                         [m.train_w for m in members], B, device, orders)
+        train = _Batches([members[g].train_rows for g in representatives],
+                         [members[g].train_y for g in representatives],
+                         [members[g].train_w for g in representatives], B, device,
+                         [orders[g] for g in representatives])
+        valid = None
+        if early_stopping:
+            valid = _Batches([members[g].valid_rows for g in representatives],
+                             [members[g].valid_y for g in representatives],
+                             [members[g].valid_w for g in representatives], B, device)
         base.train(True)
         step_losses = []
         for t in range(train.steps):
             loss = losses_of(train, t, class_weight)
-            optimizer.zero_grad()  # None: the backward pass hands over its gradients
-            loss.sum().backward()  # each member's gradient is its own
-            optimizer.step()
+            slots.optimizer.zero_grad()  # None: the backward pass hands over its gradients
+            loss.sum().backward()  # each slot's gradient is its own
+            slots.optimizer.step()
             step_losses.append(loss.detach())
         valid_losses = None
         if early_stopping:
@@ -661,19 +812,20 @@ def _train_group(members, inputs):
         step_losses = torch.stack(step_losses).cpu().tolist()
         valid_losses = None if valid_losses is None else valid_losses.cpu().tolist()
         if early_stopping:
-            _copy_back(params, buffers, nets, running)  # EarlyStopping keeps the best weights
+            slots.copy_back(running)  # EarlyStopping keeps the best weights
         for g, net in enumerate(nets):
             if not running[g]:
                 continue
+            k = slots.slot_of[g]
             history = net.history
             # the rows History.new_batch and record_batch write, appended to the epoch's
             # list directly: each History lookup copies the whole history
             batches = history[-1]["batches"]
             for t in range(train.steps):
-                size = int(train.batch_rows[t, g])
+                size = int(train.batch_rows[t, k])
                 if size == 0:
                     break
-                loss = step_losses[t][g]
+                loss = step_losses[t][k]
                 if not math.isfinite(loss):
                     errors[g] = divergence_error(loss, epoch + 1, t + 1, net.lr)
                     running[g] = False
@@ -681,22 +833,22 @@ def _train_group(members, inputs):
                 batches.append({"train_loss": loss, "train_batch_size": size})
             if not running[g]:
                 continue
-            history.record("train_batch_count", int(np.count_nonzero(train.batch_rows[:, g])))
+            history.record("train_batch_count", int(np.count_nonzero(train.batch_rows[:, k])))
             if valid_losses is not None:
                 for t in range(valid.steps):
-                    size = int(valid.batch_rows[t, g])
+                    size = int(valid.batch_rows[t, k])
                     if size == 0:
                         break
-                    batches.append({"valid_loss": valid_losses[t][g], "valid_batch_size": size})
+                    batches.append({"valid_loss": valid_losses[t][k], "valid_batch_size": size})
                 history.record("valid_batch_count",
-                               int(np.count_nonzero(valid.batch_rows[:, g])))
+                               int(np.count_nonzero(valid.batch_rows[:, k])))
             try:
                 net.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
             except KeyboardInterrupt:  # skorch's EarlyStopping stops a fit this way
                 running[g] = False
                 net.notify("on_train_end", X=None, y=None)
 
-    _copy_back(params, buffers, nets, running)
+    slots.copy_back(running)
     outcomes = []
     for g, (member, net) in enumerate(zip(members, nets, strict=True)):
         if errors[g] is not None:
@@ -720,15 +872,3 @@ def _class_weights(nets, device):
         torch.ones(n_classes, device=device) if w is None
         else w.to(device=device, dtype=torch.float32) for w in weights
     ])
-
-
-@torch.no_grad()
-def _copy_back(params, buffers, nets, running):
-    """Copy the stacked weights and buffers of the running members into their modules."""
-    for g, net in enumerate(nets):
-        if not running[g]:
-            continue
-        for name, value in net.module_.named_parameters():
-            value.copy_(params[name][g])
-        for name, value in net.module_.named_buffers():
-            value.copy_(buffers[name][g])

@@ -76,7 +76,7 @@ class CosineLinear(nn.Module):
         # <x/|x|, w_k> equals <x, w_k>/|x|: dividing the (N, K) product rather than normalising
         # the (N, D) input first makes the backward pass several D-wide element-wise ops cheaper
         weight = self.weight
-        return F.linear(x, weight / _row_norms(weight)) / _row_norms(x)
+        return (weight / _row_norms(weight)).matmul(x.mT).mT / _row_norms(x)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
