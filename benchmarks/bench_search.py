@@ -35,8 +35,7 @@ from joblib import parallel_config
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from sklearn_elm import ELMClassifier, ELMClassifierCV
-from sklearn_elm import _batched
+from sklearn_elm import ELMClassifier, ELMClassifierCV, _batched
 from sklearn_elm._batched import fit_members
 
 GRID = {"lam": [0.0, 0.5, 1.0], "max_m": [0.3, 0.5], "drw_start": [None, 0.8]}
