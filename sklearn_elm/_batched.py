@@ -415,8 +415,7 @@ def _chunks(specs, size):
     clusters = {}
     for spec in specs:
         member = spec[1]
-        key = spec[0] if member.random else _start_key(member)
-        clusters.setdefault(key, []).append(spec)
+        clusters.setdefault(member.start_key or spec[0], []).append(spec)
     pieces = [cluster[start : start + size] for cluster in clusters.values()
               for start in range(0, len(cluster), size)]
     n_chunks = math.ceil(len(specs) / size)
@@ -474,6 +473,7 @@ class _Member:
     key: tuple
     sample_shape: tuple  # shape of one sample as the module receives it
     random: bool  # draws random numbers in training (dropout, augmentation)
+    start_key: tuple | None = None  # _start_key (None: draws random numbers, never shares)
 
 
 def _prepare(estimator, X, y, rows, sample_weight):
@@ -519,7 +519,7 @@ def _prepare(estimator, X, y, rows, sample_weight):
     )
     random = bool(net.augment_padding or net.augment_flip) or any(
         isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules())
-    return _Member(
+    member = _Member(
         estimator=estimator, net=net, classes=classes, counts=counts, seed=seed, device=device,
         image_shape=estimator._image_shape_, train_rows=rows[train.X], train_y=train.y,
         train_w=train.sample_weight, valid_rows=None if valid is None else rows[valid.X],
@@ -527,6 +527,9 @@ def _prepare(estimator, X, y, rows, sample_weight):
         valid_w=None if valid is None else valid.sample_weight,
         key=key, sample_shape=tuple(sample_shape), random=random,
     )
+    if not random:
+        member.start_key = _start_key(member)
+    return member
 
 
 def _batch_statistics(module):
@@ -615,14 +618,14 @@ class _Slots:
     copy trains on; a slot whose members all stopped is dropped the same way.
     """
 
-    def __init__(self, members, share):
+    def __init__(self, members):
         self.members = members
         self.nets = [m.net for m in members]
         # slots of members that start alike; members that draw random numbers never share
         first = {}
         self.slot_of = []
         for g, member in enumerate(members):
-            key = _start_key(member) if share else g
+            key = member.start_key or g
             self.slot_of.append(first.setdefault(key, len(first)))
         self.representatives = [self.slot_of.index(k) for k in range(len(first))]
         modules = [self.nets[g].module_ for g in self.representatives]
@@ -708,7 +711,7 @@ def _train_group(members, inputs):
     B, max_epochs = int(estimator0.batch_size), int(estimator0.max_epochs)
     nets = [m.net for m in members]
     X = inputs.on(device, first.image_shape)
-    slots = _Slots(members, share=not first.random)
+    slots = _Slots(members)
     base = copy.deepcopy(nets[0].module_).to("meta")
 
     def member_forward(p, b, x):

@@ -524,25 +524,15 @@ def test_chunks_keep_members_that_start_alike_together():
     class Spec:
         random = False
 
-    keys = {}
+        def __init__(self, key):
+            self.start_key = ("start", key)
 
-    def start_key(member):
-        return keys[id(member)]
-
-    specs = []
-    for i, key in enumerate([0, 0, 1, 1, 2, 2, 3, 3, 4, 5]):
-        member = Spec()
-        keys[id(member)] = key
-        specs.append((i, member))
-    original = _batched._start_key
-    _batched._start_key = start_key
-    try:
-        chunks = _batched._chunks(specs, 5)
-    finally:
-        _batched._start_key = original
+    keys = [0, 0, 1, 1, 2, 2, 3, 3, 4, 5]
+    specs = [(i, Spec(key)) for i, key in enumerate(keys)]
+    chunks = _batched._chunks(specs, 5)
     assert sorted(len(chunk) for chunk in chunks) == [5, 5]
     for chunk in chunks:
         assert [i for i, _ in chunk] == sorted(i for i, _ in chunk)
-        members_keys = [keys[id(m)] for _, m in chunk]
-        for key in set(members_keys) - {4, 5}:
-            assert members_keys.count(key) == 2  # a pair is never split
+        chunk_keys = [keys[i] for i, _ in chunk]
+        for key in set(chunk_keys) - {4, 5}:
+            assert chunk_keys.count(key) == 2  # a pair is never split
