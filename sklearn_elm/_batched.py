@@ -758,6 +758,7 @@ def _train_group(members, inputs):
     running = [True] * G  # neither stopped early nor diverged
     errors = [None] * G
     early_stopping = bool(estimator0.early_stopping)
+    valid, valid_of = None, None  # the validation batches, and the slots they were made for
 
     for epoch in range(max_epochs):
         if not any(running):
@@ -792,11 +793,11 @@ def _train_group(members, inputs):
                          [members[g].train_y for g in representatives],
                          [members[g].train_w for g in representatives], B, device,
                          [orders[g] for g in representatives])
-        valid = None
-        if early_stopping:
+        if early_stopping and valid_of != representatives:  # the same batches each epoch
             valid = _Batches([members[g].valid_rows for g in representatives],
                              [members[g].valid_y for g in representatives],
                              [members[g].valid_w for g in representatives], B, device)
+            valid_of = representatives
         base.train(True)
         step_losses = []
         for t in range(train.steps):
