@@ -698,9 +698,17 @@ def _start_key(member):
     )
 
 
-def _class_weight_key(net):
-    weight = getattr(net.criterion_, "weight", None)
-    return None if weight is None else _digest(weight)
+def _class_weight_keys(nets, running):
+    """A key of each running member's class weights (None: none), from one host copy."""
+    weights = {g: getattr(net.criterion_, "weight", None) for g, net in enumerate(nets)
+               if running[g]}
+    weighted = [g for g, w in weights.items() if w is not None]
+    keys = dict.fromkeys(weights)
+    if weighted:
+        on_host = torch.stack([weights[g].detach().reshape(-1).to(torch.float64)
+                               for g in weighted]).cpu()
+        keys.update({g: row.numpy().tobytes() for g, row in zip(weighted, on_host, strict=True)})
+    return keys
 
 
 def _train_group(members, inputs):
@@ -768,9 +776,8 @@ def _train_group(members, inputs):
                 net.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
         # members of a slot whose class weights now differ part; stopped members leave
         parts = {}
-        for g in range(G):
-            if running[g]:
-                parts.setdefault((slots.slot_of[g], _class_weight_key(nets[g])), []).append(g)
+        for g, key in _class_weight_keys(nets, running).items():
+            parts.setdefault((slots.slot_of[g], key), []).append(g)
         representatives = [part[0] for part in parts.values()]
         if representatives != slots.representatives:
             slot_of = [None] * G  # stopped members have no slot
