@@ -693,7 +693,7 @@ def _start_key(member):
                 member.valid_rows, member.valid_y, member.valid_w),
         net.shuffle_seed,
         float(net.s),
-        tuple((name, _digest(value) if isinstance(value, torch.Tensor) else value)
+        tuple((name, _digest(value) if isinstance(value, torch.Tensor) else repr(value))
               for name, value in arguments),
     )
 
