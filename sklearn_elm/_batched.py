@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import copy
 import ctypes
-import hashlib
 import math
 import os
 import sys
@@ -84,7 +83,7 @@ from ._training import (
     random_crop_flip,
     scale_logits,
 )
-from .callbacks import WarmupMultiStepLR
+from .callbacks import WarmupMultiStepLR, _array_digest
 from .classifier import ELMClassifier
 from .losses import row_weights, weighted_mean
 from .modules import MLP
@@ -619,7 +618,7 @@ class _Slots:
     """
 
     def __init__(self, members):
-        self.members = members
+        self.estimator = members[0].estimator  # builds the optimizer, as for the group
         self.nets = [m.net for m in members]
         # slots of members that start alike; members that draw random numbers never share
         first = {}
@@ -630,7 +629,7 @@ class _Slots:
         self.representatives = [self.slot_of.index(k) for k in range(len(first))]
         modules = [self.nets[g].module_ for g in self.representatives]
         self.params, self.buffers = torch.func.stack_module_state(modules)
-        self.optimizer = build_optimizer(members[0].estimator, list(self.params.values()))
+        self.optimizer = build_optimizer(self.estimator, list(self.params.values()))
 
     def __len__(self):
         return len(self.representatives)
@@ -645,7 +644,7 @@ class _Slots:
             params[name] = value.detach().index_select(0, sources).requires_grad_(
                 value.requires_grad)
         buffers = {name: value.index_select(0, sources) for name, value in self.buffers.items()}
-        optimizer = build_optimizer(self.members[0].estimator, list(params.values()))
+        optimizer = build_optimizer(self.estimator, list(params.values()))
         for old, new in zip(self.params.values(), params.values(), strict=True):
             if old in old_state:
                 # per-weight state (moments, momentum) follows its slot; the step count is shared
@@ -671,29 +670,17 @@ class _Slots:
                 value.copy_(self.buffers[name][k])
 
 
-def _digest(*tensors):
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        if tensor is None:
-            digest.update(b"None")
-            continue
-        tensor = torch.as_tensor(tensor).detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{tensor.dtype}{tensor.numel()}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _start_key(member):
     """What decides a member's training until its class weights change: equal keys, equal steps."""
     net = member.net
     arguments = sorted(net.criterion_.core_arguments().items())
     return (
-        _digest(*net.module_.state_dict().values()),
-        _digest(member.train_rows, member.train_y, member.train_w,
-                member.valid_rows, member.valid_y, member.valid_w),
+        _array_digest(list(net.module_.state_dict().values())),
+        _array_digest([member.train_rows, member.train_y, member.train_w,
+                       member.valid_rows, member.valid_y, member.valid_w]),
         net.shuffle_seed,
         float(net.s),
-        tuple((name, _digest(value) if isinstance(value, torch.Tensor) else repr(value))
+        tuple((name, _array_digest([value]) if isinstance(value, torch.Tensor) else repr(value))
               for name, value in arguments),
     )
 

@@ -204,7 +204,15 @@ class WarmupMultiStepLR(Callback):
 # --------------------------------------------------------------------------------------------
 def _data_fingerprint(X, y=None):
     """A hash of the training tensors (``TensorData`` or arrays), or None for other data."""
-    parts = [getattr(X, "X", X), getattr(X, "y", y), getattr(X, "sample_weight", None)]
+    return _array_digest(
+        [getattr(X, "X", X), getattr(X, "y", y), getattr(X, "sample_weight", None)])
+
+
+def _array_digest(parts):
+    """A hash of arrays and tensors (their dtype, shape and values; None parts allowed).
+
+    None when a part is neither an array nor a tensor, or holds Python objects.
+    """
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
         if part is None:
